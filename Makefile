@@ -34,8 +34,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# 1) papermill executes each notebooks/<name>.py into book/generated/ (skipped when unchanged),
+# 2) Jupyter Book builds the site with execution off; any Sphinx warning fails the build.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
+	@echo "book: open _build/html/index.html"
+
+# Rerun one figure (always executed), then rebuild the site.
+figure: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make figure NB=<notebook name> PARAMS='-p alpha 0.5'"; exit 2; }
+	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE) --only $(NB) --force $(PARAMS)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 
 clean-book:
 	rm -rf _build/html _build/.doctrees book/generated

@@ -9,6 +9,10 @@ from collections.abc import Iterable
 class ConfigError(ValueError):
     """A parameter has a value the library does not accept; the message is one line."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython/Jupyter shows this instead of a traceback: a bad notebook parameter reads as one line."""
+        return [f"ConfigError: {self}"]
+
 
 def require(condition: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""

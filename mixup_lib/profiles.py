@@ -1,0 +1,112 @@
+"""Profiles (smoke | quick | paper) for each figure, and the visible data-set fallback.
+
+A notebook's ``parameters`` cell names a profile and may override single settings; :func:`resolve`
+merges the two and validates them, so a bad parameter stops the notebook with one line.
+
+- ``smoke``: seconds; what the tests and CI execute.
+- ``quick``: the default; the whole protocol at reduced scale, minutes on a laptop CPU.
+- ``paper``: the paper's settings (SGD, batch 64, momentum 0.9, lr 0.1 and the paper's models); for a GPU.
+
+Each chapter registers its presets in :data:`PRESETS` under the notebook's name.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from mixup_lib.errors import ConfigError, check_choice, require
+
+PROFILES = ("smoke", "quick", "paper")
+
+#: figure (notebook name) → profile → settings. Chapters add their own entry.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def resolve(figure: str, profile: str, **overrides: Any) -> dict[str, Any]:
+    """The settings of ``figure`` at ``profile``, with every override that is not ``None`` applied.
+
+    Overrides must name settings the preset has, and keep their type (an int may stand for a float).
+    """
+    check_choice("figure", figure, PRESETS)
+    check_choice("profile", profile, PROFILES)
+    settings = dict(PRESETS[figure][profile])
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        require(key in settings, f"parameter {key!r} is not a setting of {figure}: allowed are {', '.join(settings)}")
+        settings[key] = _coerce(key, value, settings[key])
+    settings["profile"] = profile
+    return settings
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Keep an override's type in line with the preset's (papermill passes numbers and lists as given)."""
+    if isinstance(default, bool) or default is None:
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)):
+        return type(default)(value)
+    require(
+        isinstance(value, type(default)),
+        f"parameter {key}={value!r} is not allowed: it must be a {type(default).__name__} like {default!r}",
+    )
+    return value
+
+
+@dataclass
+class DataChoice:
+    """The data set a figure asked for, the one it actually used, and why they differ."""
+
+    requested: str
+    used: str
+    data: Any  # mixup_lib.data.TensorData
+    reason: str | None = None
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.used != self.requested
+
+
+def load_with_fallback(requested: str, fallback: str = "fashion_mnist", **load_kwargs: Any) -> DataChoice:
+    """Load ``requested``; where it cannot be had, load ``fallback`` and remember why (never silently).
+
+    The page must then show :func:`fallback_notice`. Bad arguments (ConfigError) are not swallowed.
+    """
+    from mixup_lib.data import DatasetUnavailable, load_dataset
+
+    try:
+        return DataChoice(requested, requested, load_dataset(requested, **load_kwargs))
+    except DatasetUnavailable as unavailable:
+        if fallback == requested:
+            raise
+        return DataChoice(requested, fallback, load_dataset(fallback, **load_kwargs), reason=str(unavailable))
+
+
+def fallback_notice(choice: DataChoice) -> str:
+    """An HTML warning admonition naming the data set actually used (renders in the book and in JupyterLab)."""
+    if not choice.is_fallback:
+        return ""
+    return (
+        '<div class="admonition warning"><p class="admonition-title">Data set substituted</p>'
+        f"<p>This figure asks for <strong>{html.escape(choice.requested)}</strong>, which could not be had on the "
+        f"machine that ran it. <strong>Everything below uses {html.escape(choice.used)} instead</strong>; its numbers "
+        "are not the paper's. Reason and remedy:</p>"
+        f"<pre>{html.escape(choice.reason or '')}</pre></div>"
+    )
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """Seeds as a non-empty list of distinct non-negative integers."""
+    ok = (
+        isinstance(seeds, (list, tuple))
+        and len(seeds) > 0
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        and len(set(seeds)) == len(seeds)
+    )
+    if not ok:
+        raise ConfigError(f"seeds={seeds!r} is not allowed: give a non-empty list of distinct integers >= 0")
+    return list(seeds)
+
