@@ -1,0 +1,532 @@
+"""Lemma 3.1, the approximate mixup loss (Eq. 3) and the robustness bound (Theorems 3.1/3.2).
+
+Zhang et al., *How Does Mixup Help With Robustness and Generalization?* (ICLR 2021), Section 3.
+The loss is the GLM loss l(θ, (x, y)) = h(f_θ(x)) − y·f_θ(x) of :func:`mixup_lib.mixup.soft_cross_entropy`:
+a scalar binary model (logits (N,), h = softplus, h' = σ, h'' = σ(1−σ)) or a K-class model (logits (N, K),
+h = logsumexp, h' = softmax p, h'' = diag(p) − ppᵀ).
+
+- :func:`pairwise_mixup_loss` — Eq. (1): L_mix = (1/n²) Σ_{i,j} E_{λ~Beta(α,β)} l(θ, (x̃_ij, ỹ_ij)), every
+  ordered pair (i = j included), the λ-expectation by Gauss–Jacobi quadrature.
+- :func:`rewritten_mixup_loss` — Lemma 3.1's exact rewrite: each point keeps its label and its input is pulled
+  toward a random training input r, L_mix = (1/n) Σ_i E_{λ~D̃λ} E_r l(θ, (λx_i + (1−λ)r, y_i)).
+- :func:`pulled_loss` — the same at one fixed λ, L(λ) = (1/n²) Σ_{i,j} l(θ, (λx_i + (1−λ)x_j, y_i)).
+- :func:`monte_carlo_mixup_loss` — Eq. (1) by sampling pairs and λ, with its standard error.
+- :func:`approx_terms` / :func:`approx_mixup_loss` — L_std, R1, R2, R3 of Lemma 3.1 and
+  Eq. (3) L̃_mix = L_std + R1 + R2 + R3.
+- :func:`second_order_adversarial_loss` and :func:`robustness_bound` — Theorems 3.1/3.2,
+  L̃_mix(θ) ≥ L̃_adv(θ, ε_mix·√d), reported with the theorems' assumptions as flags.
+
+How the terms are computed (no Python loop over samples, never a d×d matrix):
+
+- Input derivatives by autograd, batched: the models have no coupling between samples (use eval mode for
+  BatchNorm), so ∇_x Σ_i f_k(x_i) holds every per-sample gradient ∇f_k(x_i); one backward per class.
+- The expectations over r use only the data mean x̄ and the centred data X_c (n×d):
+  E_r[r − x_i] = x̄ − x_i and E_r[(r − x_i)(r − x_i)ᵀ] = Σ̂ + (x̄ − x_i)(x̄ − x_i)ᵀ with Σ̂ = X_cᵀX_c/n.
+  Σ̂ enters through a factor F with Σ̂ = FᵀF: F = X_c/√n when n ≤ d (images), else diag(S/√n)·Vᵀ from the
+  thin SVD of the tall X_c (two moons: at most d rows). Memory is O(n·K·d + n·K·rank), rank ≤ min(n, d).
+- R3 needs E_r[(r − x_i)ᵀ Q_i (r − x_i)] = tr(Q_i Σ̂) + δ_iᵀ Q_i δ_i with Q_i = Σ_k (h'(f) − y)_ik ∇²f_k(x_i)
+  and δ_i = x̄ − x_i. It is computed with batched Hessian-vector products of the residual-weighted
+  gradient: ∇_x Σ_i q_iᵀ v_i = (Q_i v_i)_i for q_i = Σ_k (h' − y)_ik ∇f_k(x_i) (the residual comes from a
+  second forward pass, constant in x). ``r3="exact"`` uses the rows of F and δ_i as directions, exact to
+  rounding at min(n, d) + 1 double-backward passes (3 for two moons, n + 1 for a batch of n images; for
+  large n and d use the estimator). ``r3="hutchinson"`` keeps δ_i exact and estimates tr(Q_i Σ̂) with
+  Rademacher probes w_i = X_cᵀ z_i/√n (E[w_i w_iᵀ] = Σ̂), independent per sample, unbiased, at
+  ``n_probes`` + 1 passes (and an n×n sign matrix per probe). ``r3="skip"`` sets R3 = 0 (exact for linear
+  models and, almost everywhere, for bias-free ReLU nets).
+
+Differentiability: when called with autograd enabled, the returned losses are differentiable with respect
+to the model parameters (``create_graph=True`` throughout), so a model can be trained on L̃_mix (Fig. 2).
+Under ``torch.no_grad()`` they are plain numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.special import roots_jacobi
+from torch import nn
+
+from mixup_lib.errors import check_choice, check_finite, check_positive_int, require
+from mixup_lib.mixup import mixture_moment, resolve_beta, sample_lambda, soft_cross_entropy
+
+R3_METHODS = ("exact", "hutchinson", "skip")
+
+__all__ = [
+    "R3_METHODS",
+    "approx_mixup_loss",
+    "approx_terms",
+    "beta_quadrature",
+    "mixture_quadrature",
+    "monte_carlo_mixup_loss",
+    "pairwise_mixup_loss",
+    "pulled_loss",
+    "rewritten_mixup_loss",
+    "robustness_bound",
+    "second_order_adversarial_loss",
+]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Quadrature over λ
+
+
+def beta_quadrature(a: float, b: float, n_quad: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Jacobi rule for λ ~ Beta(a, b): nodes λ_q ∈ (0, 1) and weights w_q ≥ 0 summing to 1, float64.
+
+    E[g(λ)] ≈ Σ_q w_q g(λ_q), exact for polynomials g of degree < 2·n_quad. With λ = (1 + t)/2 the Beta
+    density ∝ λ^{a−1}(1−λ)^{b−1} is the Jacobi weight (1−t)^{b−1}(1+t)^{a−1} (scipy.special.roots_jacobi).
+    Smooth integrands (smooth models) converge exponentially; a ReLU net with biases has kinks along the
+    segment, where the error decays only like n_quad⁻². scipy's nodes lose accuracy beyond a few hundred
+    nodes when a or b is near 0 (moment error ≈1e-10 at 512 nodes, ≈2e-8 at 2048 for a = b = 0.05).
+    """
+    check_positive_int("n_quad", n_quad)
+    require(a > 0 and b > 0, f"Beta({a!r}, {b!r}) is not allowed: both shapes must be > 0")
+    t, w = roots_jacobi(n_quad, b - 1.0, a - 1.0)
+    return (1.0 + t) / 2.0, w / w.sum()
+
+
+def mixture_quadrature(alpha: float, beta: float | None = None, n_quad: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature rule for Lemma 3.1's D̃λ = α/(α+β)·Beta(α+1, β) + β/(α+β)·Beta(β+1, α).
+
+    One Gauss–Jacobi rule per component (merged into one when α = β): nodes λ_q and weights summing to 1.
+    """
+    alpha, beta = resolve_beta(alpha, beta)
+    require(alpha > 0, "alpha=0 means no mixing: D̃λ is the point mass at λ = 1")
+    lam1, w1 = beta_quadrature(alpha + 1, beta, n_quad)
+    if alpha == beta:
+        return lam1, w1
+    lam2, w2 = beta_quadrature(beta + 1, alpha, n_quad)
+    pi = alpha / (alpha + beta)
+    return np.concatenate([lam1, lam2]), np.concatenate([pi * w1, (1 - pi) * w2])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Targets
+
+
+def _soft_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Targets in the form the GLM loss uses: (N,) probability of class 1 for (N,) logits, (N, K) otherwise.
+
+    Integer labels are accepted (one-hot for K classes, 0/1 for a binary model); (N, 2) soft labels for a
+    binary model are reduced to their column 1.
+    """
+    n = logits.shape[0]
+    require(targets.shape[0] == n, f"targets have {targets.shape[0]} rows but there are {n} inputs")
+    if logits.ndim == 1:
+        if targets.ndim == 2:
+            require(
+                targets.shape[1] == 2, f"targets of shape {tuple(targets.shape)} for a binary model: use (N,) or (N, 2)"
+            )
+            targets = targets[:, 1]
+        y = targets.to(logits.dtype)
+        require(bool(((y >= 0) & (y <= 1)).all()), "binary targets must be probabilities of class 1 in [0, 1]")
+        return y
+    k = logits.shape[1]
+    if targets.ndim == 1:
+        require(not targets.is_floating_point(), "K-class targets must be integer labels (N,) or soft labels (N, K)")
+        return torch.nn.functional.one_hot(targets.long(), k).to(logits.dtype)
+    require(
+        targets.shape == logits.shape,
+        f"targets of shape {tuple(targets.shape)} do not match logits {tuple(logits.shape)}",
+    )
+    return targets.to(logits.dtype)
+
+
+def _prepare(model: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate x (N, ...) and return (logits on x, soft targets)."""
+    require(x.ndim >= 2 and x.shape[0] >= 1, f"x of shape {tuple(x.shape)}: it must be (N, ...) with N >= 1")
+    check_finite("x", x)
+    logits = model(x)
+    require(logits.ndim in (1, 2), f"model output of shape {tuple(logits.shape)}: expected (N,) or (N, K) logits")
+    return logits, _soft_targets(logits, targets.to(x.device))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Exact mixup loss (Eq. 1) and its rewrite (Lemma 3.1)
+
+
+def _pair_quadrature_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    soft: torch.Tensor,
+    lam: np.ndarray,
+    weights: np.ndarray,
+    mix_labels: bool,
+    chunk_size: int,
+) -> torch.Tensor:
+    """(1/n²) Σ_{i,j} Σ_q w_q l(θ, (λ_q x_i + (1−λ_q) x_j, y)), y = λ_q y_i + (1−λ_q) y_j or y_i.
+
+    Evaluated in chunks of whole rows i (about ``chunk_size`` mixed inputs per forward pass).
+    """
+    n = x.shape[0]
+    q = len(lam)
+    lam_t = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
+    w_t = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
+    flat = x.reshape(n, -1)
+    lam_x = lam_t.reshape(1, 1, q, 1)
+    lam_y = lam_t.reshape(1, 1, q, *([1] * (soft.ndim - 1)))
+    rows = max(1, chunk_size // (n * q))
+    total = x.new_zeros(())
+    for start in range(0, n, rows):
+        xi = flat[start : start + rows, None, None, :]
+        c = xi.shape[0]
+        mixed = (lam_x * xi + (1 - lam_x) * flat[None, :, None, :]).reshape(c * n * q, *x.shape[1:])
+        yi = soft[start : start + c].reshape(c, 1, 1, *soft.shape[1:])
+        if mix_labels:
+            yj = soft.reshape(1, n, 1, *soft.shape[1:])
+            y = lam_y * yi + (1 - lam_y) * yj
+        else:
+            y = yi.expand(c, n, q, *soft.shape[1:])
+        losses = soft_cross_entropy(model(mixed), y.reshape(c * n * q, *soft.shape[1:]), reduction="none")
+        total = total + (losses.reshape(c, n, q) * w_t).sum()
+    return total / n**2
+
+
+def pairwise_mixup_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    beta: float | None = None,
+    *,
+    n_quad: int = 64,
+    chunk_size: int = 1 << 16,
+) -> torch.Tensor:
+    """Eq. (1): L_mix(θ) = (1/n²) Σ_{i,j} E_{λ~Beta(α,β)} l(θ, (λx_i + (1−λ)x_j, λy_i + (1−λ)y_j)).
+
+    The exact double sum over all n² ordered pairs (i = j included); the λ-expectation by Gauss–Jacobi
+    quadrature with ``n_quad`` nodes (:func:`beta_quadrature`). Costs n²·n_quad forward evaluations
+    (chunked), so it is meant for small n (a few hundred). α = 0 returns L_std. Differentiable.
+    """
+    alpha, beta = resolve_beta(alpha, beta)
+    logits, soft = _prepare(model, x, targets)
+    if alpha == 0:
+        return soft_cross_entropy(logits, soft)
+    lam, w = beta_quadrature(alpha, beta, n_quad)
+    return _pair_quadrature_loss(model, x, soft, lam, w, mix_labels=True, chunk_size=chunk_size)
+
+
+def rewritten_mixup_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    beta: float | None = None,
+    *,
+    n_quad: int = 64,
+    chunk_size: int = 1 << 16,
+) -> torch.Tensor:
+    """Lemma 3.1's exact rewrite: L_mix(θ) = (1/n) Σ_i E_{λ~D̃λ} E_r l(θ, (λx_i + (1−λ)r, y_i)).
+
+    r is uniform over the training inputs, D̃λ = α/(α+β)·Beta(α+1, β) + β/(α+β)·Beta(β+1, α); each
+    component by its own Gauss–Jacobi rule (:func:`mixture_quadrature`). Equal to
+    :func:`pairwise_mixup_loss` up to quadrature error. α = 0 returns L_std. Differentiable.
+    """
+    alpha, beta = resolve_beta(alpha, beta)
+    logits, soft = _prepare(model, x, targets)
+    if alpha == 0:
+        return soft_cross_entropy(logits, soft)
+    lam, w = mixture_quadrature(alpha, beta, n_quad)
+    return _pair_quadrature_loss(model, x, soft, lam, w, mix_labels=False, chunk_size=chunk_size)
+
+
+def pulled_loss(
+    model: nn.Module, x: torch.Tensor, targets: torch.Tensor, lam: float, *, chunk_size: int = 1 << 16
+) -> torch.Tensor:
+    """L(λ) = (1/n²) Σ_{i,j} l(θ, (λx_i + (1−λ)x_j, y_i)): the integrand of Lemma 3.1 at one fixed λ.
+
+    L_mix = E_{λ~D̃λ} L(λ), and Lemma 3.1's expansion reads
+    L(λ) = L_std + (1−λ)·R1/E[1−λ] + (1−λ)²·(R2 + R3)/E[(1−λ)²] + O((1−λ)³) for smooth models.
+    """
+    require(0 <= lam <= 1, f"lam={lam!r} is not allowed: it must be in [0, 1]")
+    _, soft = _prepare(model, x, targets)
+    return _pair_quadrature_loss(model, x, soft, np.array([lam]), np.array([1.0]), False, chunk_size)
+
+
+def monte_carlo_mixup_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    beta: float | None = None,
+    *,
+    n_samples: int = 10_000,
+    generator: torch.Generator | None = None,
+    chunk_size: int = 1 << 16,
+) -> tuple[float, float]:
+    """Eq. (1) by Monte Carlo: ``n_samples`` i.i.d. triples (i, j, λ), i and j uniform, λ ~ Beta(α, β).
+
+    Returns (estimate, standard error), the standard error being the sample standard deviation / √n_samples.
+    Not differentiable (plain floats); for large n where the exact double sum is too costly.
+    """
+    check_positive_int("n_samples", n_samples)
+    require(n_samples >= 2, "n_samples must be >= 2 for a standard error")
+    with torch.no_grad():
+        _, soft = _prepare(model, x, targets)
+        n = x.shape[0]
+        losses = []
+        for start in range(0, n_samples, chunk_size):
+            m = min(chunk_size, n_samples - start)
+            i = torch.randint(n, (m,), generator=generator).to(x.device)
+            j = torch.randint(n, (m,), generator=generator).to(x.device)
+            lam = sample_lambda(alpha, beta, (m,), generator).to(x.device, x.dtype)
+            lx = lam.reshape(m, *([1] * (x.ndim - 1)))
+            ly = lam.reshape(m, *([1] * (soft.ndim - 1)))
+            mixed = lx * x[i] + (1 - lx) * x[j]
+            y = ly * soft[i] + (1 - ly) * soft[j]
+            losses.append(soft_cross_entropy(model(mixed), y, reduction="none"))
+        values = torch.cat(losses).double()
+    return float(values.mean()), float(values.std() / math.sqrt(n_samples))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Lemma 3.1's second-order terms and Eq. (3)
+
+
+def _hvp(q: torch.Tensor, xv: torch.Tensor, v: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """Batched Hessian-vector products (Q_i v_i)_i = ∇_x Σ_i q_iᵀ v_i, (n, d); zeros where q does not depend on x."""
+    if not q.requires_grad:
+        return torch.zeros_like(v)
+    (hv,) = torch.autograd.grad((q * v).sum(), xv, retain_graph=True, create_graph=create_graph, allow_unused=True)
+    return torch.zeros_like(v) if hv is None else hv.reshape(v.shape)
+
+
+class _Derivatives:
+    """Everything the terms need, batched over samples.
+
+    ``logits``, ``res`` = h'(f) − y and ``p`` (σ or softmax) come from a forward pass on the constant x, so
+    they depend on θ only; ``jac`` (n, K, d) (K = 1 for a binary model) and the residual-weighted gradient
+    ``q`` (n, d) = Σ_k res_k ∇f_k come from a second pass on a copy ``xv`` of x that requires grad. With
+    ``hessian=True`` q comes from its own backward pass of Σ_i res_i·f(xv_i) (res constant in xv), with a
+    graph, so that Hessian-vector products of q traverse one backward graph rather than K of them.
+    """
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, targets: torch.Tensor, graph: bool, hessian: bool) -> None:
+        n = x.shape[0]
+        self.x = x.detach()
+        self.logits, self.soft = _prepare(model, self.x, targets)
+        self.binary = self.logits.ndim == 1
+        self.xv = self.x.clone().requires_grad_(True)
+        out = model(self.xv).reshape(n, -1)
+        if self.binary:
+            self.p = torch.sigmoid(self.logits)
+            self.res = (self.p - self.soft).reshape(n, 1)
+        else:
+            self.p = torch.softmax(self.logits, dim=1)
+            self.res = self.p - self.soft
+        grads = []
+        for k in range(out.shape[1]):
+            (g,) = torch.autograd.grad(out[:, k].sum(), self.xv, create_graph=graph, retain_graph=True)
+            grads.append(g.reshape(n, -1))
+        self.jac = torch.stack(grads, dim=1)
+        if hessian:
+            (q,) = torch.autograd.grad((self.res * out).sum(), self.xv, create_graph=True, retain_graph=True)
+            self.q = q.reshape(n, -1)
+        else:
+            self.q = torch.einsum("nk,nkd->nd", self.res, self.jac)
+
+    def curvature_form(self, u: torch.Tensor) -> torch.Tensor:
+        """uᵀ h''(f_i) u for u (n, K, ...) along dim 1: s·u² (binary) or Σ p u² − (p·u)² (softmax)."""
+        p = self.p.reshape(self.p.shape[0], -1, *([1] * (u.ndim - 2)))
+        if self.binary:
+            return (p * (1 - p) * u**2).sum(dim=1)
+        return (p * u**2).sum(dim=1) - (p * u).sum(dim=1) ** 2
+
+
+def _covariance_factor(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̄, F) with Σ̂ = X_cᵀX_c/n = FᵀF and F of shape (rank, d); never a d×d matrix.
+
+    n ≤ d (images): F = X_c/√n itself (n rows). n > d (two moons): F = diag(S/√n)·Vᵀ from the thin SVD of
+    the tall X_c, keeping singular values above rounding (at most d rows).
+    """
+    n, d = flat.shape
+    mean = flat.mean(dim=0)
+    centred = flat - mean
+    if n <= d:
+        return mean, centred / math.sqrt(n)
+    _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+    keep = s > s.max().clamp_min(torch.finfo(flat.dtype).tiny) * torch.finfo(flat.dtype).eps * n
+    return mean, (s[keep, None] / math.sqrt(n)) * vh[keep]
+
+
+def approx_terms(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    beta: float | None = None,
+    *,
+    r3: str = "exact",
+    n_probes: int = 16,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """The terms of Lemma 3.1 for the training set (x, targets): ``{"L_std", "R1", "R2", "R3"}`` (0-d tensors).
+
+    R1 = E_D̃[1−λ]/n · Σ_i (h'(f_i) − y_i)ᵀ J_i (x̄ − x_i)
+    R2 = E_D̃[(1−λ)²]/(2n) · Σ_i [ tr(J_iᵀ h''(f_i) J_i Σ̂) + (J_i(x̄ − x_i))ᵀ h''(f_i) J_i(x̄ − x_i) ]
+    R3 = E_D̃[(1−λ)²]/(2n) · Σ_i E_r[(r − x_i)ᵀ (Σ_k (h'(f_i) − y_i)_k ∇²f_k(x_i)) (r − x_i)]
+
+    J_i is the K×d input Jacobian at x_i (1×d for a binary model), r uniform over the rows of x. R2 uses a
+    factor of Σ̂ (never a d×d matrix); R3 uses batched Hessian-vector products:
+    ``r3="exact"`` (min(n, d) + 1 backward passes), ``"hutchinson"`` (unbiased, ``n_probes`` Rademacher
+    probes per sample drawn with ``generator``, + 1 pass; its variance for sample i is
+    2 Σ_{a≠b} (A_i)_ab² / n_probes with A_i = X_c Q_i X_cᵀ / n) or ``"skip"`` (R3 = 0). See the module
+    docstring. Differentiable with respect to the parameters when autograd is enabled.
+    """
+    check_choice("r3", r3, R3_METHODS)
+    check_positive_int("n_probes", n_probes)
+    alpha, beta = resolve_beta(alpha, beta)
+    m1, m2 = mixture_moment(alpha, beta, 1), mixture_moment(alpha, beta, 2)
+    graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        der = _Derivatives(model, x, targets, graph=graph, hessian=r3 != "skip")
+        n = der.x.shape[0]
+        flat = der.x.reshape(n, -1)
+        mean, factor = _covariance_factor(flat)
+        delta = mean - flat  # (n, d): x̄ − x_i
+        l_std = soft_cross_entropy(der.logits, der.soft)
+        r1 = m1 / n * (der.q * delta).sum()
+        along_delta = torch.einsum("nkd,nd->nk", der.jac, delta)  # J_i δ_i
+        along_pcs = torch.einsum("nkd,rd->nkr", der.jac, factor)  # J_i Fᵀ: Σ̂ = FᵀF
+        r2 = m2 / (2 * n) * (der.curvature_form(along_pcs).sum() + der.curvature_form(along_delta).sum())
+        if r3 == "skip":
+            r3_value = l_std.new_zeros(())
+        else:
+            quad = (_hvp(der.q, der.xv, delta, graph) * delta).sum(dim=1)
+            if r3 == "exact":
+                for row in factor:
+                    direction = row.expand(n, -1)
+                    quad = quad + (_hvp(der.q, der.xv, direction, graph) * direction).sum(dim=1)
+            else:
+                centred = flat - mean
+                for _ in range(n_probes):
+                    signs = torch.randint(0, 2, (n, n), generator=generator).to(flat.dtype) * 2 - 1
+                    probe = signs.to(flat.device) @ centred / math.sqrt(n)
+                    quad = quad + (_hvp(der.q, der.xv, probe, graph) * probe).sum(dim=1) / n_probes
+            r3_value = m2 / (2 * n) * quad.sum()
+    terms = {"L_std": l_std, "R1": r1, "R2": r2, "R3": r3_value}
+    if not graph:
+        terms = {key: value.detach() for key, value in terms.items()}
+    return terms
+
+
+def approx_mixup_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    beta: float | None = None,
+    **kw,
+) -> torch.Tensor:
+    """Eq. (3): L̃_mix = L_std + R1 + R2 + R3 (:func:`approx_terms`, same keywords). Differentiable."""
+    terms = approx_terms(model, x, targets, alpha, beta, **kw)
+    return terms["L_std"] + terms["R1"] + terms["R2"] + terms["R3"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Robustness (Theorems 3.1 and 3.2)
+
+
+def _binary_derivatives(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, graph: bool) -> _Derivatives:
+    der = _Derivatives(model, x, targets, graph=graph, hessian=False)
+    require(
+        der.binary,
+        f"model output of shape {tuple(der.logits.shape)}: the second-order adversarial loss and the bound of "
+        "Theorems 3.1/3.2 are for binary scalar models with (N,) logits",
+    )
+    return der
+
+
+def second_order_adversarial_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, eps: float) -> torch.Tensor:
+    """L̃_adv(θ, ε) = L_std + (ε/n) Σ_i |h'(f_i) − y_i| ‖∇f(x_i)‖ + (ε²/2n) Σ_i h''(f_i) ‖∇f(x_i)‖².
+
+    The maximum over ‖δ‖₂ ≤ ε of the second-order Taylor expansion of l(θ, (x_i + δ, y_i)) in δ, summed
+    over i, for a binary scalar model with ∇²f = 0 (logistic regression, bias-free ReLU nets: the setting
+    of Theorems 3.1/3.2; with curvature ∇²f ≠ 0 the expansion has a further term this does not include).
+    The maximiser is δ = ±ε ∇f/‖∇f‖ since h'' = σ(1−σ) ≥ 0. Differentiable.
+    """
+    require(math.isfinite(eps) and eps >= 0, f"eps={eps!r} is not allowed: it must be a finite number >= 0")
+    graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        der = _binary_derivatives(model, x, targets, graph)
+        l_std = soft_cross_entropy(der.logits, der.soft)
+        norm = der.jac[:, 0].norm(dim=1)
+        curv = der.p * (1 - der.p)
+        value = l_std + eps * (der.res[:, 0].abs() * norm).mean() + eps**2 / 2 * (curv * norm**2).mean()
+    return value if graph else value.detach()
+
+
+def robustness_bound(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    alpha: float,
+    beta: float | None = None,
+    *,
+    r3: str = "exact",
+    tol: float = 1e-6,
+) -> dict[str, float | bool | int]:
+    """Theorems 3.1/3.2: compare L̃_mix(θ) with L̃_adv(θ, ε_mix·√d) and report the assumptions.
+
+    ε_mix = R · c_x · E_D̃[1−λ], R = min_i |cos(∇f(x_i), x_i)| (cos(θ, x_i) for logistic regression),
+    c_x = min_i ‖x_i‖/√d. For a binary scalar model; ``y`` are labels in {0, 1} (or probabilities of
+    class 1: the class is y > 1/2). Returns plain numbers:
+
+    - ``R``, ``R_index`` (argmin), ``c_x``, ``eps_mix``, ``eps`` (= ε_mix·√d), ``d``, ``n``,
+      ``E1`` = E_D̃[1−λ], ``E2`` = E_D̃[(1−λ)²];
+    - ``L_std``, ``R1``, ``R2``, ``R3``, ``L_mix_approx`` (Eq. 3), ``L_adv_approx``, ``gap`` (their difference);
+    - ``holds``: L_mix_approx ≥ L_adv_approx, as computed — no tolerance, whether or not the assumptions hold;
+    - the assumptions, checked and never imposed: ``zero_training_error`` ((2y_i − 1) f(x_i) ≥ 0 for all i),
+      ``min_margin`` (min_i (2y_i − 1) f(x_i)), ``centred`` (‖x̄‖ ≤ tol·max‖x_i‖), ``homogeneous``
+      (f(x_i) = ∇f(x_i)ᵀx_i within tol: linear without bias, bias-free ReLU), ``curvature_free``
+      (|R3| ≤ tol·(|L_std| + 1), a consequence of ∇²f = 0), and ``assumptions_met`` (all four).
+    """
+    with torch.no_grad():
+        terms = approx_terms(model, x, y, alpha, beta, r3=r3)
+    with torch.enable_grad():
+        der = _binary_derivatives(model, x, y, graph=False)
+    flat = der.x.reshape(der.x.shape[0], -1)
+    n, d = flat.shape
+    grad = der.jac[:, 0].detach()
+    f = der.logits.detach()
+    norms_x = flat.norm(dim=1)
+    cosines = (grad * flat).sum(dim=1).abs() / (grad.norm(dim=1) * norms_x).clamp_min(torch.finfo(flat.dtype).tiny)
+    r_value = float(cosines.min())
+    c_x = float(norms_x.min()) / math.sqrt(d)
+    e1, e2 = mixture_moment(alpha, beta, 1), mixture_moment(alpha, beta, 2)
+    eps_mix = r_value * c_x * e1
+    with torch.no_grad():
+        l_adv = float(second_order_adversarial_loss(model, x, y, eps_mix * math.sqrt(d)))
+    l_mix = float(terms["L_std"] + terms["R1"] + terms["R2"] + terms["R3"])
+    margins = (2 * (der.soft > 0.5).to(f.dtype) - 1) * f
+    zero_error = bool((margins >= 0).all())
+    centred = float(flat.mean(dim=0).norm()) <= tol * float(norms_x.max())
+    homogeneous = float((f - (grad * flat).sum(dim=1)).abs().max()) <= tol * (1 + float(f.abs().max()))
+    curvature_free = abs(float(terms["R3"])) <= tol * (abs(float(terms["L_std"])) + 1)
+    return {
+        "R": r_value,
+        "R_index": int(cosines.argmin()),
+        "c_x": c_x,
+        "eps_mix": eps_mix,
+        "eps": eps_mix * math.sqrt(d),
+        "d": d,
+        "n": n,
+        "E1": e1,
+        "E2": e2,
+        "L_std": float(terms["L_std"]),
+        "R1": float(terms["R1"]),
+        "R2": float(terms["R2"]),
+        "R3": float(terms["R3"]),
+        "L_mix_approx": l_mix,
+        "L_adv_approx": l_adv,
+        "gap": l_mix - l_adv,
+        "holds": l_mix >= l_adv,
+        "zero_training_error": zero_error,
+        "min_margin": float(margins.min()),
+        "centred": centred,
+        "homogeneous": homogeneous,
+        "curvature_free": curvature_free,
+        "assumptions_met": zero_error and centred and homogeneous and curvature_free,
+    }
