@@ -110,3 +110,27 @@ def check_seeds(seeds: Any) -> list[int]:
         raise ConfigError(f"seeds={seeds!r} is not allowed: give a non-empty list of distinct integers >= 0")
     return list(seeds)
 
+
+
+# Chapter "mixup as data-adaptive regularization" (notebooks/approximation.py): two moons, Fig. 2.
+# The paper does not state n, noise, α or the number of steps for Fig. 2: these are our choices.
+PRESETS["approximation"] = {
+    "smoke": {
+        "seeds": [0], "alpha": 1.0, "n_train": 60, "n_test": 60, "noise": 0.1, "hidden": 16, "steps": 20,
+        "record_every": 10, "mc_samples": 2_000, "n_check": 16, "n_quad": 16, "quadrature_nodes": [16, 64],
+        "fig2_alphas": [0.2],
+        "alpha_grid": [0.1, 0.5, 1.0], "boundary_alphas": [0.0, 1.0],
+    },
+    "quick": {
+        "seeds": [0, 1, 2], "alpha": 1.0, "n_train": 300, "n_test": 300, "noise": 0.1, "hidden": 100,
+        "steps": 300, "record_every": 15, "mc_samples": 20_000, "n_check": 40, "n_quad": 32,
+        "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2],
+        "alpha_grid": [0.05, 0.1, 0.2, 0.5, 1.0, 2.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
+    },
+    "paper": {
+        "seeds": [0, 1, 2, 3, 4], "alpha": 1.0, "n_train": 1000, "n_test": 1000, "noise": 0.1, "hidden": 100,
+        "steps": 2000, "record_every": 50, "mc_samples": 100_000, "n_check": 60, "n_quad": 48,
+        "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2, 0.5],
+        "alpha_grid": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
+    },
+}

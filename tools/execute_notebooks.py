@@ -79,8 +79,9 @@ def execute(name: str, parameters: dict) -> float:
     import papermill
 
     GENERATED.mkdir(parents=True, exist_ok=True)
+    os.environ["MIXUP_BATCH_RUN"] = "1"  # the kernel inherits it: no live widgets (mixup_lib.plots.interactive_session)
     started = time.time()
-    with tempfile.TemporaryDirectory(dir=GENERATED) as scratch:
+    with tempfile.TemporaryDirectory(dir=GENERATED, prefix=".executing-") as scratch:
         source = Path(scratch) / f"{name}.ipynb"
         executed = Path(scratch) / f"{name}.out.ipynb"
         nbformat.write(jupytext.read(NOTEBOOKS / f"{name}.py"), source)

@@ -1,0 +1,44 @@
+"""Verdicts on the paper's claims, computed from results with thresholds stated on the page (never typed by hand)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive at this scale"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of a chapter's claims table."""
+
+    number: int
+    statement: str
+    evidence: str
+    verdict: str
+
+
+def verdict(holds: bool, *, conclusive: bool = True) -> str:
+    """``supported`` / ``not supported``, or ``inconclusive at this scale`` when the evidence is too weak to tell."""
+    if not conclusive:
+        return INCONCLUSIVE
+    return SUPPORTED if holds else NOT_SUPPORTED
+
+
+def graded(value: float, *, supported_below: float, inconclusive_below: float) -> str:
+    """A verdict for an error-like number: small is support, middling is inconclusive, large is not."""
+    if value < supported_below:
+        return SUPPORTED
+    return INCONCLUSIVE if value < inconclusive_below else NOT_SUPPORTED
+
+
+def claims_table(claims: list[Claim]) -> str:
+    """The chapter's closing table as HTML: claim, evidence on the page, computed verdict."""
+    marks = {SUPPORTED: "✅", NOT_SUPPORTED: "❌", INCONCLUSIVE: "❔"}
+    rows = "".join(
+        f"<tr><td>{c.number}</td><td>{html.escape(c.statement)}</td><td>{html.escape(c.evidence)}</td>"
+        f"<td>{marks[c.verdict]} {html.escape(c.verdict)}</td></tr>"
+        for c in claims
+    )
+    return ('<table class="table claims"><thead><tr><th>#</th><th>claim</th><th>evidence here</th>'
+            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>")
