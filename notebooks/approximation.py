@@ -33,7 +33,7 @@
 profile = "quick"  # smoke | quick | paper
 device = "cpu"  # these models are tiny: the CPU is the right device
 seeds = None  # None: the profile's seeds
-alpha = None  # mixup alpha = beta for Fig. 2, None for the profile value
+alpha = None  # mixup alpha (beta equals alpha) for Fig. 2, None for the profile value
 n_train = None
 n_test = None
 noise = None

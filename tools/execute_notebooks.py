@@ -89,6 +89,7 @@ def execute(name: str, parameters: dict) -> float:
             papermill.execute_notebook(
                 str(source), str(executed), parameters=parameters, kernel_name="python3",
                 cwd=str(ROOT), progress_bar=False, log_output=False,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # keep the kernel's start-up notices out of logs
             )
         except papermill.PapermillExecutionError as error:
             failed = GENERATED / "failed"
