@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +68,26 @@ class RunError(RuntimeError):
 # Atomic writes
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+
+
+def _umask() -> int:
+    return _UMASK
+
+
 @contextlib.contextmanager
 def _atomic_file(path: Path, mode: str):
     """Yield a temporary file next to ``path``; on success flush, fsync and rename it over ``path``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results/ are shared and committed
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -162,7 +176,6 @@ class Run:
     metrics: list[dict[str, Any]]
     final: dict[str, Any]
     source: str = "store"
-    _model: nn.Module | None = field(default=None, repr=False)
 
     @property
     def has_weights(self) -> bool:
@@ -206,24 +219,28 @@ def _load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # any failure to unpickle means the file is unusable
-        raise RunError(f"checkpoint {path} is unreadable: {type(err).__name__}: {str(err).splitlines()[0]}") from err
+        raise RunError(f"checkpoint {path} is unreadable: {type(err).__name__}: {_first_line(err)}") from err
     if not isinstance(state, dict) or "model" not in state or "model_info" not in state:
         raise RunError(f"checkpoint {path} is unreadable: it is not a trainer checkpoint")
     return state
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0]
 
 
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunError(f"{path} is unreadable: {type(err).__name__}: {err}") from err
+        raise RunError(f"{path} is unreadable: {type(err).__name__}: {_first_line(err)}") from err
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     try:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunError(f"{path} is unreadable: {type(err).__name__}: {err}") from err
+        raise RunError(f"{path} is unreadable: {type(err).__name__}: {_first_line(err)}") from err
     if not all(isinstance(r, dict) for r in rows):
         raise RunError(f"{path} is unreadable: every line must be a JSON object")
     return rows
@@ -277,7 +294,9 @@ def find_run(
         for path in _candidates(folder, cfg["name"], digest):
             try:
                 run = load_run(path, source)
-            except RunError:
+            except RunError as err:
+                if source == "results":  # read-only: say why it is skipped (runs/ entries are handled by training)
+                    log.warning("results entry %s is unusable and ignored: %s", path, err)
                 continue
             if need_weights and not run.has_weights:
                 continue
@@ -423,6 +442,7 @@ def _train_into(
                 print(f"resuming {path} after epoch {trainer.epoch}/{cfg['epochs']}", file=sys.stderr, flush=True)
     if not path.exists():
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=store))
+        os.chmod(tmp, 0o777 & ~_umask())
         atomic_write_json(tmp / CONFIG_FILE, cfg)
         os.replace(tmp, path)
     _write_jsonl(path / METRICS_FILE, trainer.metrics)

@@ -38,6 +38,7 @@ metrics on rerun, and a run resumed from a checkpoint continues exactly as if un
 from __future__ import annotations
 
 import copy
+import json
 import math
 import sys
 import time
@@ -113,6 +114,10 @@ def _check_number(name: str, value: object) -> float:
 def _check_json_dict(name: str, value: object) -> dict:
     require(isinstance(value, Mapping), f"{name}={value!r} is not allowed: it must be a dict")
     require(all(isinstance(k, str) for k in value), f"{name}={value!r} is not allowed: its keys must be strings")
+    try:
+        json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name}={value!r} is not allowed: values must be JSON numbers, strings or booleans") from err
     return dict(value)
 
 
@@ -172,14 +177,18 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     )
     cfg["seed"] = _check_int("seed", cfg["seed"], 0)
     cfg["data_seed"] = _check_int("data_seed", cfg["data_seed"], 0)
-    for key in ("n_train", "n_test"):
+    for key, minimum in (("n_train", 2), ("n_test", 1)):
         if cfg[key] is not None:
-            cfg[key] = _check_int(key, cfg[key], 2)
+            cfg[key] = _check_int(key, cfg[key], minimum)
     require(isinstance(cfg["augment"], bool), f"augment={cfg['augment']!r} is not allowed: it must be True or False")
     cfg["data_kwargs"] = _check_json_dict("data_kwargs", cfg["data_kwargs"])
     bad = sorted(set(cfg["data_kwargs"]) - set(DATA_KWARGS))
     require(not bad, f"data_kwargs key {bad[0] if bad else ''!r} is not allowed: allowed are {', '.join(DATA_KWARGS)}")
     if "noise" in cfg["data_kwargs"]:
+        require(
+            cfg["dataset"] == "two_moons",
+            f"data_kwargs={cfg['data_kwargs']!r} is not allowed for dataset={cfg['dataset']!r}: noise is for two_moons",
+        )
         cfg["data_kwargs"]["noise"] = _check_number("data_kwargs['noise']", cfg["data_kwargs"]["noise"])
     if cfg["eval_batch_size"] is not None:
         cfg["eval_batch_size"] = _check_int("eval_batch_size", cfg["eval_batch_size"], 1)

@@ -175,6 +175,17 @@ def test_committed_results_are_used_first_and_never_written(store, tmp_path, mon
     assert _snapshot(results) == before
 
 
+def test_a_corrupt_results_entry_is_ignored_with_a_warning_and_left_alone(store, caplog):
+    made = runs.get_or_train(MOONS, **{**store, "runs_dir": store["results_dir"]})
+    _corrupt_final(made.path)
+    before = _snapshot(store["results_dir"])
+    with caplog.at_level(logging.WARNING, logger="mixup_lib.runs"):
+        run = runs.get_or_train(MOONS, **store)
+    assert run.source == "trained" and run.path.parent == store["runs_dir"]
+    assert any(str(made.path) in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)
+    assert _snapshot(store["results_dir"]) == before
+
+
 def test_a_run_under_another_name_with_the_same_hash_is_reused(store):
     runs.get_or_train(MOONS, **store)
     other = runs.get_or_train({**MOONS, "name": "relabelled"}, **store)

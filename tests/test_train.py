@@ -103,6 +103,8 @@ def test_validate_config_fills_defaults_and_normalizes_erm():
         ({"n_train": 0}, "n_train=0"),
         ({"augment": "yes"}, "augment='yes'"),
         ({"data_kwargs": {"root": "/"}}, "'root'"),
+        ({"dataset": "fashion_mnist", "data_kwargs": {"noise": 0.2}}, "noise is for two_moons"),
+        ({"model_kwargs": {"hidden": {1, 2}}}, "JSON"),
         ({"name": "a/b"}, "name='a/b'"),
         ({"seed": -1}, "seed=-1"),
     ],
