@@ -8,13 +8,16 @@ PROFILE ?= quick
 NB      ?=
 PARAMS  ?=
 
-.PHONY: help setup system-deps test lint book figure clean-book
+.PHONY: help setup system-deps test lint book figure clean-book lab serve check-site
 
 help:
 	@echo "make book     set up, execute every figure notebook (PROFILE=$(PROFILE)), build _build/html"
 	@echo "make test     set up, run the test suite"
 	@echo "make figure NB=<name> PARAMS='-p alpha 0.5'   re-run one figure notebook"
-	@echo "make system-deps   (root) install Debian packages: Fashion-MNIST data"
+	@echo "make lab      open notebooks/*.py as notebooks in JupyterLab (save, then make book)"
+	@echo "make serve    serve _build/html on http://127.0.0.1:8000/"
+	@echo "make check-site   open every page of _build/html in headless Chromium (needs make book first)"
+	@echo "make system-deps   (root) install Debian packages: Fashion-MNIST data, Chromium for the browser test"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +29,7 @@ setup: $(STAMP)
 
 system-deps:
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -49,3 +52,16 @@ figure: $(STAMP)
 
 clean-book:
 	rm -rf _build/html _build/.doctrees book/generated
+
+# JupyterLab on the repository: notebooks/*.py open as notebooks (jupytext, see [tool.jupytext] in
+# pyproject.toml and tools/jupyter/labconfig/); a save writes the percent script back, and make book reruns it.
+lab: $(STAMP)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/tools/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+serve: $(STAMP)
+	$(BIN)/python tools/serve_book.py
+
+# The browser test on the site that make book built (make test builds its own smoke-profile copy).
+check-site: $(STAMP)
+	MIXUP_BOOK_HTML=_build/html $(BIN)/python -m pytest tests/test_browser.py

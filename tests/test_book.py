@@ -2,9 +2,7 @@
 book builds with Sphinx warnings as errors, and each figure page shows its figures as images."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +12,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.py"))
-COPIED = ("book", "notebooks", "tools", "results", "_config.yml", "_toc.yml")
 
 
 def _toc_files() -> list[str]:
@@ -30,36 +27,6 @@ def _toc_files() -> list[str]:
     for part in toc.get("parts", []):
         walk(part["chapters"])
     return files
-
-
-def _run(command, cwd, env):
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(map(str, command))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done
-
-
-@pytest.fixture(scope="module")
-def book_copy(tmp_path_factory):
-    """A copy of the book's sources in a scratch folder, with its own run store (data shared with the repo)."""
-    copy = tmp_path_factory.mktemp("book")
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("generated", "__pycache__"))
-        elif source.exists():
-            shutil.copy(source, copy / name)
-    data_root = os.environ.get("MIXUP_DATA", str(ROOT / "data"))
-    env = {**os.environ, "MIXUP_RUNS": str(copy / "runs"), "MIXUP_DATA": data_root}
-    return copy, env
-
-
-@pytest.fixture(scope="module")
-def built_book(book_copy):
-    copy, env = book_copy
-    _run([sys.executable, "tools/execute_notebooks.py", "--profile", "smoke"], copy, env)
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    _run([str(jupyter_book), "build", ".", "--warningiserror", "--keep-going", "--quiet"], copy, env)
-    return copy
 
 
 def test_every_notebook_is_in_the_table_of_contents():
