@@ -8,12 +8,13 @@ PROFILE ?= quick
 NB      ?=
 PARAMS  ?=
 
-.PHONY: help setup system-deps test lint book figure clean-book lab serve check-site
+.PHONY: help setup system-deps test lint book figure clean-book lab serve check-site bench
 
 help:
 	@echo "make book     set up, execute every figure notebook (PROFILE=$(PROFILE)), build _build/html"
 	@echo "make test     set up, run the test suite"
 	@echo "make figure NB=<name> PARAMS='-p alpha 0.5'   re-run one figure notebook"
+	@echo "make bench    benchmarks side by side (ratios), writes book/performance.md"
 	@echo "make lab      open notebooks/*.py as notebooks in JupyterLab (save, then make book)"
 	@echo "make serve    serve _build/html on http://127.0.0.1:8000/"
 	@echo "make check-site   open every page of _build/html in headless Chromium (needs make book first)"
@@ -65,3 +66,8 @@ serve: $(STAMP)
 # The browser test on the site that make book built (make test builds its own smoke-profile copy).
 check-site: $(STAMP)
 	MIXUP_BOOK_HTML=_build/html $(BIN)/python -m pytest tests/test_browser.py
+
+# Benchmarks measured side by side in one run; writes benchmarks/results/latest.json and book/performance.md.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
