@@ -134,3 +134,56 @@ PRESETS["approximation"] = {
         "alpha_grid": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
     },
 }
+
+
+# Chapter "generalization" (notebooks/generalization.py): Figs. 5–8 and the role of Fig. 1b, plus Section 4's
+# sweeps. The paper states PreAct ResNet-18, SGD, batch 64, momentum 0.9, lr 0.1; epochs, α, subsets, seeds
+# and the sweeps are our choices (stated on the page). track_penalty: training points for Section 4's penalty.
+PRESETS["generalization"] = {
+    "smoke": {
+        "seeds": [0], "width": 4, "n_train": 128, "n_test": 128, "epochs": 2, "alpha": 1.0, "track_penalty": 8,
+        "n_grid": [64, 128], "alpha_grid": [0.5, 1.0], "sweep_seeds": [0], "fallback": True,
+    },
+    "quick": {
+        "seeds": [0, 1, 2], "width": 8, "n_train": 1000, "n_test": 1000, "epochs": 15, "alpha": 1.0,
+        "track_penalty": 64, "n_grid": [250, 500, 1000], "alpha_grid": [0.2, 1.0, 4.0],
+        "sweep_seeds": [0], "fallback": True,
+    },
+    "paper": {
+        "seeds": [0, 1, 2], "width": 64, "n_train": None, "n_test": None, "epochs": 100, "alpha": 1.0,
+        "track_penalty": 256, "n_grid": [1000, 3000, 10000, 30000], "alpha_grid": [0.2, 0.5, 1.0, 2.0, 4.0],
+        "sweep_seeds": [0, 1, 2], "fallback": True,
+    },
+}
+
+
+# Chapter "robustness" (notebooks/robustness.py): Fig. 1a, a PGD control, Theorems 3.1/3.2 on two moons, Fig. 3.
+# The paper states WRN-16-8 on SVHN and SGD with batch 64, momentum 0.9, lr 0.1. It does not state the epochs,
+# schedule, weight decay, α, the ε grid or seeds: these are our choices (eps_255 is the ε grid in units of 1/255).
+_ROBUSTNESS_TRAINER = {"batch_size": 64, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "onecycle",
+                       "augment": False, "data_seed": 0}
+PRESETS["robustness"] = {
+    "smoke": {
+        "dataset": "svhn", "model": "wrn-10-1", "epochs": 1, "n_train": 256, "n_test": 128, **_ROBUSTNESS_TRAINER,
+        "seeds": [0], "alpha": 1.0, "eps_255": [0, 4, 16, 64], "pgd_eps_255": [0, 16], "pgd_points": 32,
+        "pgd_steps": 3, "alpha_sweep": [0.0, 0.5, 1.0], "cos_points": 64, "attack_batch": 128,
+        "moons_n": 100, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 16, "moons_steps": 100,
+        "moons_alphas": [0.5, 2.0], "bound_seeds": 1,
+    },
+    "quick": {
+        "dataset": "svhn", "model": "wrn-16-1", "epochs": 3, "n_train": 5000, "n_test": 1000, **_ROBUSTNESS_TRAINER,
+        "seeds": [0, 1, 2], "alpha": 1.0, "eps_255": [0, 1, 2, 4, 8, 16, 32, 64], "pgd_eps_255": [0, 2, 4, 8, 16],
+        "pgd_points": 200, "pgd_steps": 10, "alpha_sweep": [0.0, 0.2, 1.0, 2.0], "cos_points": 1000,
+        "attack_batch": 128,
+        "moons_n": 300, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 2000,
+        "moons_alphas": [0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 1,
+    },
+    "paper": {
+        "dataset": "svhn", "model": "wrn-16-8", "epochs": 30, "n_train": None, "n_test": None, **_ROBUSTNESS_TRAINER,
+        "seeds": [0, 1, 2], "alpha": 1.0, "eps_255": [0, 1, 2, 4, 8, 16, 32, 64], "pgd_eps_255": [0, 1, 2, 4, 8, 16],
+        "pgd_points": 2000, "pgd_steps": 10, "alpha_sweep": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0], "cos_points": 5000,
+        "attack_batch": 512,
+        "moons_n": 1000, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 5000,
+        "moons_alphas": [0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 3,
+    },
+}

@@ -18,6 +18,12 @@ with a default chosen below and recorded in every run's ``config.json``:
   flip). Augmentation slows fitting in short runs: WRN-16-2, 3 epochs, 10 000 Fashion-MNIST images,
   this schedule: 86.1% test accuracy without it, 82.8% with crop 2 + flip (our measurement, CPU). It
   also narrows the ERM generalization gap that Figs. 5–8 are about; turn it on for long runs.
+- ``track_penalty`` (optional, default 0: off): the number of training points on which the data-adaptive
+  penalty of Section 4 (:func:`mixup_lib.generalization.penalty_terms`) is measured after each epoch and
+  recorded as ``penalty`` and ``gradient_penalty``. The points are a fixed random subset drawn from
+  ``data_seed`` (the same for ERM and mixup). Measuring changes no other number (eval mode, no
+  randomness), but the field is part of the hash when set. Fields of :data:`OPTIONAL_DEFAULTS` are left
+  out of a validated config while they hold their default, so adding them changed no existing run's hash.
 - ``seed=0`` drives model initialisation, batch order, augmentation and mixing (independent streams,
   so an ERM run and a mixup run with the same seed see the same batches); ``data_seed=0`` drives the
   choice of the ``n_train``/``n_test`` subsets (and the two-moons sample).
@@ -47,15 +53,22 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from mixup_lib import accel
 from mixup_lib.attacks import eval_mode
 from mixup_lib.devices import DEVICE_CHOICES, device_description, resolve_device
-from mixup_lib.errors import ConfigError, check_choice, check_nonnegative, check_positive_int, require
-from mixup_lib.mixup import MIX_MODES, cross_entropy, mixup_batch, predict_labels, soft_cross_entropy
+from mixup_lib.errors import ConfigError, check_choice, check_finite, check_nonnegative, check_positive_int, require
+from mixup_lib.mixup import MIX_MODES, cross_entropy, mix, one_hot, predict_labels, sample_lambda, soft_cross_entropy
 
 #: Bump when a change to the trainer changes the numbers a config produces: it is part of the run hash.
-TRAINER_VERSION = 1
+#: 2: mixing randomness drawn once per epoch, batches prepared in chunks, fused SGD, F.cross_entropy on the
+#: mixed targets, channels_last for conv nets (same mathematics; other random streams and rounding).
+TRAINER_VERSION = 2
+#: Batches indexed, augmented and mixed together, a few tensor ops per chunk instead of per step: per-step
+#: overhead is what limits small models (benchmarks/, tools/PERF_NOTES.md). Memory: CHUNK_STEPS batches of inputs.
+CHUNK_STEPS = 64
 
 METHODS = ("erm", "mixup")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -89,9 +102,18 @@ _DEFAULTS: dict[str, Any] = {
     "device": "auto",  # cuda, then mps, then cpu; not part of the hash
 }
 
+#: Optional fields: present in a validated config only when they differ from these defaults, so that the
+#: configs (and hashes) of runs that do not use them are the same as before the field existed.
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "track_penalty": 0,  # number of training points on which the Section 4 penalty is measured per epoch
+}
+
 
 def default_config() -> dict[str, Any]:
-    """Every config field with its default (``None`` for the required ``dataset``, ``model``, ``epochs``)."""
+    """Every config field with its default (``None`` for the required ``dataset``, ``model``, ``epochs``).
+
+    The optional fields of :data:`OPTIONAL_DEFAULTS` are not included (a config holds them only when set).
+    """
     return copy.deepcopy(_DEFAULTS)
 
 
@@ -131,9 +153,10 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     from mixup_lib import data, models
 
     require(isinstance(config, Mapping), f"config of type {type(config).__name__} is not allowed: it must be a dict")
-    unknown = sorted(set(config) - set(_DEFAULTS))
+    allowed = {**_DEFAULTS, **OPTIONAL_DEFAULTS}
+    unknown = sorted(set(config) - set(allowed))
     require(
-        not unknown, f"config field {unknown[0] if unknown else ''!r} is unknown: allowed are {', '.join(_DEFAULTS)}"
+        not unknown, f"config field {unknown[0] if unknown else ''!r} is unknown: allowed are {', '.join(allowed)}"
     )
     cfg = default_config()
     cfg.update(copy.deepcopy(dict(config)))
@@ -197,6 +220,12 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         f"device={cfg['device']!r} is not allowed: choose one of {', '.join(DEVICE_CHOICES)} (cuda:<i> too)",
     )
 
+    if "track_penalty" in cfg:
+        cfg["track_penalty"] = _check_int("track_penalty", cfg["track_penalty"], 0)
+    for key, default in OPTIONAL_DEFAULTS.items():
+        if key in cfg and cfg[key] == default:
+            del cfg[key]
+
     if cfg["method"] == "erm":
         cfg["alpha"] = 0.0
         cfg["mix_mode"] = "batch"
@@ -244,6 +273,17 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return float(total_loss) / len(x), int(correct) / len(x)
 
 
+def mixup_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """:func:`~mixup_lib.mixup.soft_cross_entropy` for soft targets whose rows sum to 1 (mixed one-hot labels).
+
+    For K-class logits h(f) − y·f = −Σ_k y_k log softmax(f)_k when Σ_k y_k = 1, which ``F.cross_entropy``
+    computes in one fused op (forward and backward) instead of five. Binary (N,) logits use the softplus form.
+    """
+    if logits.ndim == 2:
+        return F.cross_entropy(logits, targets)
+    return soft_cross_entropy(logits, targets)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The trainer
 
@@ -288,6 +328,9 @@ class Trainer:
         self.data = data.to(self.device)
         n = len(self.data.x_train)
         require(n >= 2, f"the training set has {n} examples: at least 2 are needed")
+        check_finite("the training inputs", self.data.x_train)  # once here rather than once per batch
+        #: The training labels as one-hot rows, made once (mixup mixes them).
+        self.targets = one_hot(self.data.y_train, self.data.num_classes).to(self.data.x_train.dtype)
         seeds = _seeds(cfg["seed"])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeds["init"])
@@ -300,9 +343,17 @@ class Trainer:
                 std=self.data.std,
                 **cfg["model_kwargs"],
             )
-        self.model = model.to(self.device)
+        # channels_last for conv nets on the CPU (1.1-1.4x per step, tools/PERF_NOTES.md) and CUDA; on CUDA also
+        # TF32 and cudnn.benchmark. bf16 autocast applies on CUDA only (accel.autocast is a no-op elsewhere).
+        accel.configure_backends(self.device)
+        cl = accel.has_conv(model) and self.device.type in ("cpu", "cuda")
+        self.model = accel.prepare_model(model, self.device, channels_last=cl)
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"]
+            self.model.parameters(),
+            lr=cfg["lr"],
+            momentum=cfg["momentum"],
+            weight_decay=cfg["weight_decay"],
+            fused=self.device.type in ("cpu", "cuda"),  # one kernel per step instead of a few ops per tensor
         )
         self.generators = {name: torch.Generator().manual_seed(seeds[name]) for name in ("order", "augment", "mix")}
         self.global_rng = self._initial_global_rng(seeds["global"])
@@ -310,10 +361,24 @@ class Trainer:
         # A last batch of one example is dropped (mixup needs two; BatchNorm is ill-defined on one).
         self.steps_per_epoch = n // bs + (1 if n % bs >= 2 else 0)
         self.total_steps = self.steps_per_epoch * cfg["epochs"]
+        self.penalty_points = self._penalty_points(cfg.get("track_penalty", 0), n, cfg["data_seed"])
         self.epoch = 0
         self.step = 0
         self.metrics: list[dict[str, Any]] = []
         self.wall_time_s = 0.0
+
+    @staticmethod
+    def _penalty_points(count: int, n: int, data_seed: int) -> torch.Tensor | None:
+        """The fixed training points of ``track_penalty`` (sorted indices), or None when not tracking.
+
+        Drawn from their own generator seeded by ``data_seed``: the same points for every method and seed,
+        and no draw from the training streams. At most all ``n`` points.
+        """
+        if count == 0:
+            return None
+        state = np.random.SeedSequence([data_seed, 0x5EC4]).generate_state(1, dtype=np.uint64)[0]
+        g = torch.Generator().manual_seed(int(state) >> 1)
+        return torch.randperm(n, generator=g)[: min(count, n)].sort().values
 
     # -- state ------------------------------------------------------------------------------------------
 
@@ -366,37 +431,65 @@ class Trainer:
 
     # -- training ---------------------------------------------------------------------------------------
 
-    def _batches(self) -> list[torch.Tensor]:
+    def _order(self) -> tuple[torch.Tensor, list[int]]:
+        """The epoch's row order (one random permutation, on the device) and its batch sizes.
+
+        The same draw as ``data.batch_indices`` (one ``randperm`` from the ``order`` generator), so the batches
+        are those of trainer version 1. A last batch of one example is dropped.
+        """
+        n, bs = len(self.data.x_train), self.config["batch_size"]
+        perm = torch.randperm(n, generator=self.generators["order"])
+        sizes = [bs] * (n // bs) + ([n % bs] if n % bs >= 2 else [])
+        assert len(sizes) == self.steps_per_epoch, (len(sizes), self.steps_per_epoch)
+        return perm[: sum(sizes)].to(self.device), sizes  # one host-to-device copy per epoch
+
+    def _mix_plan(self, sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Mixup's randomness for the whole epoch, drawn at once: λ for every row of the epoch (one per batch,
+        the original recipe, or one per sample) and every row's partner, a uniformly random permutation within
+        its batch, as a row index into the epoch. Both on the device. ``None`` for ERM."""
+        cfg, g = self.config, self.generators["mix"]
+        if cfg["method"] != "mixup":
+            return None
+        steps, width = len(sizes), max(sizes)
+        counts = torch.tensor(sizes)
+        rows = torch.arange(width) < counts[:, None]  # (steps, width): slots holding a row (the last may be short)
+        if cfg["mix_mode"] == "batch":
+            lam = sample_lambda(cfg["alpha"], None, (steps,), g)[:, None].expand(steps, width)[rows]
+        else:
+            lam = sample_lambda(cfg["alpha"], None, (steps, width), g)[rows]
+        keys = torch.rand(steps, width, generator=g).masked_fill(~rows, 2.0)  # empty slots sort last
+        offsets = counts.cumsum(0) - counts
+        partner = (keys.argsort(dim=1) + offsets[:, None])[rows]
+        return lam.to(self.device, self.data.x_train.dtype), partner.to(self.device)
+
+    def _chunks(self, order: torch.Tensor, sizes: list[int], plan):
+        """The epoch's batches, CHUNK_STEPS at a time: (inputs, targets, sizes) indexed, augmented and mixed
+        with whole-chunk tensor ops. Targets are mixed one-hot rows for mixup, labels for ERM."""
         from mixup_lib import data as data_module
 
-        n, bs = len(self.data.x_train), self.config["batch_size"]
-        batches = [
-            b
-            for b in data_module.batch_indices(n, bs, self.generators["order"], shuffle=True, drop_last=False)
-            if len(b) >= 2
-        ]
-        assert len(batches) == self.steps_per_epoch, (len(batches), self.steps_per_epoch)
-        return batches
-
-    def _loss(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        cfg = self.config
-        if cfg["method"] == "mixup":
-            mixed = mixup_batch(
-                xb, yb, self.data.num_classes, cfg["alpha"], mode=cfg["mix_mode"], generator=self.generators["mix"]
-            )
-            return soft_cross_entropy(self.model(mixed.inputs).float(), mixed.targets)
-        return cross_entropy(self.model(xb).float(), yb)
+        augment = self.config["augment"] and not self.data.augment.is_identity
+        start = 0
+        for first in range(0, len(sizes), CHUNK_STEPS):
+            part = sizes[first : first + CHUNK_STEPS]
+            stop = start + sum(part)
+            idx = order[start:stop]
+            x = self.data.x_train[idx]
+            if augment:
+                x = data_module.augment_batch(x, self.data.augment, self.generators["augment"])
+            if plan is None:
+                yield x, self.data.y_train[idx], part
+            else:
+                lam, partner = plan
+                yield (*mix(x, self.targets[idx], lam[start:stop], partner[start:stop] - start), part)
+            start = stop
 
     def train_epoch(self, *, progress: bool = True) -> dict[str, Any]:
         """Train one epoch, evaluate, append and return the epoch's metrics row."""
         from tqdm.std import tqdm
 
-        from mixup_lib import data as data_module
-
         require(not self.finished, f"the run is finished: all {self.config['epochs']} epochs are done")
         cfg, start = self.config, time.perf_counter()
-        spec = self.data.augment
-        augment = cfg["augment"] and not spec.is_identity
+        loss_fn = mixup_loss if cfg["method"] == "mixup" else cross_entropy
         bar_on = progress and sys.stderr.isatty()
         bar = tqdm(
             total=self.steps_per_epoch,
@@ -407,8 +500,7 @@ class Trainer:
             dynamic_ncols=True,
             mininterval=0.5,
         )
-        total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
-        seen = 0
+        losses = []
         cuda = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.set_rng_state(self.global_rng["cpu"])
@@ -416,35 +508,38 @@ class Trainer:
                 torch.cuda.set_rng_state(self.global_rng["cuda"], self.device)
             self.model.train()
             lr = cfg["lr"]
-            for idx in self._batches():
-                idx = idx.to(self.device)
-                xb, yb = self.data.x_train[idx], self.data.y_train[idx]
-                if augment:
-                    xb = data_module.augment_batch(xb, spec, self.generators["augment"])
-                lr = learning_rate(self.step, self.total_steps, cfg)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                loss = self._loss(xb, yb)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                self.step += 1
-                total_loss += loss.detach().double() * len(idx)
-                seen += len(idx)
-                if bar_on:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.4f}", refresh=False)
+            order, sizes = self._order()
+            plan = self._mix_plan(sizes)
+            for inputs, targets, part in self._chunks(order, sizes, plan):
+                for xb, tb in zip(inputs.split(part), targets.split(part), strict=True):
+                    lr = learning_rate(self.step, self.total_steps, cfg)
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
+                    with accel.autocast(self.device):
+                        logits = self.model(xb)
+                    loss = loss_fn(logits.float(), tb)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
+                    self.step += 1
+                    losses.append(loss.detach())
+                    if bar_on:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.4f}", refresh=False)
             self.global_rng = {"cpu": torch.get_rng_state()}
             if cuda:
                 self.global_rng["cuda"] = torch.cuda.get_rng_state(self.device)
         bar.close()
-        mix_loss = float(total_loss) / seen
+        weights = torch.tensor(sizes, dtype=torch.float64, device=self.device)
+        mix_loss = float(torch.stack(losses).double() @ weights) / sum(sizes)  # the epoch's one host sync
         require(
             math.isfinite(mix_loss), f"training diverged in epoch {self.epoch + 1}: loss is {mix_loss} (try a lower lr)"
         )
         bs = cfg["eval_batch_size"] or (256 if self.device.type == "cpu" else 1024)
-        train_loss, train_acc = evaluate(self.model, self.data.x_train, self.data.y_train, bs)
-        test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test, bs)
+        with accel.autocast(self.device):
+            train_loss, train_acc = evaluate(self.model, self.data.x_train, self.data.y_train, bs)
+            test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test, bs)
+        penalties = self._penalties()
         self.epoch += 1
         elapsed = time.perf_counter() - start
         self.wall_time_s += elapsed
@@ -459,10 +554,20 @@ class Trainer:
             "epoch_time_s": elapsed,
             "wall_time_s": self.wall_time_s,
         }
+        row.update(penalties)
         self.metrics.append(row)
         if progress:
             tqdm.write(_row_line(row, cfg["epochs"]), file=sys.stderr)
         return row
+
+    def _penalties(self) -> dict[str, float]:
+        """Section 4's penalties on the ``track_penalty`` points (``penalty``, ``gradient_penalty``); {} when off."""
+        if self.penalty_points is None:
+            return {}
+        from mixup_lib.generalization import penalty_terms  # the chapter's definition (lazy: no import cycle)
+
+        idx = self.penalty_points.to(self.device)
+        return penalty_terms(self.model, self.data.x_train[idx], self.data.y_train[idx])
 
     def fit(
         self, *, progress: bool = True, on_epoch_end: Callable[[Trainer, dict[str, Any]], None] | None = None
@@ -501,6 +606,7 @@ def train(
 __all__ = [
     "DEFAULT_WARMUP",
     "METHODS",
+    "OPTIONAL_DEFAULTS",
     "SCHEDULES",
     "TRAINER_VERSION",
     "ConfigError",

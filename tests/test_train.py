@@ -248,3 +248,44 @@ def test_progress_false_prints_nothing(capsys):
     train.train({**MOONS, "epochs": 1, "model_kwargs": {"hidden": 8}}, progress=False)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+# -- optional field: track_penalty (Section 4's data-adaptive penalty along training) -------------------------
+
+
+def test_track_penalty_is_optional_and_leaves_existing_hashes_unchanged():
+    from mixup_lib import runs
+
+    assert "track_penalty" not in train.default_config() and train.OPTIONAL_DEFAULTS == {"track_penalty": 0}
+    plain = train.validate_config(MOONS)
+    assert "track_penalty" not in plain  # absent while at its default ...
+    assert train.validate_config({**MOONS, "track_penalty": 0}) == plain  # ... also when given as 0
+    assert runs.config_hash({**MOONS, "track_penalty": 0}) == runs.config_hash(MOONS)
+    tracked = train.validate_config({**MOONS, "track_penalty": 32})
+    assert tracked["track_penalty"] == 32 and runs.config_hash(tracked) != runs.config_hash(MOONS)
+    for bad in (-1, 1.5, True, "8"):
+        with pytest.raises(ConfigError, match="track_penalty"):
+            train.validate_config({**MOONS, "track_penalty": bad})
+
+
+def test_tracking_the_penalty_records_it_and_changes_no_other_number():
+    from mixup_lib.generalization import penalty_terms
+
+    cfg = {**MOONS, "method": "mixup", "model_kwargs": {"hidden": 16}}
+    plain = train.Trainer(cfg)
+    plain.fit(progress=False)
+    tracked = train.Trainer({**cfg, "track_penalty": 50})
+    tracked.fit(progress=False)
+    strip = [{k: v for k, v in row.items() if "penalty" not in k} for row in _no_time(tracked.metrics)]
+    assert strip == _no_time(plain.metrics)  # eval mode, no randomness: training is untouched
+    assert all(row["penalty"] > 0 and row["gradient_penalty"] > 0 for row in tracked.metrics)
+    assert not any("penalty" in key for key in plain.metrics[0])
+    points = tracked.penalty_points
+    assert len(points) == 50 and len(set(points.tolist())) == 50 and torch.equal(points, points.sort().values)
+    again = penalty_terms(tracked.model, tracked.data.x_train[points], tracked.data.y_train[points])
+    assert {k: tracked.metrics[-1][k] for k in again} == again
+    # The same points for every method and seed (they depend on data_seed only); all points at most.
+    erm = train.Trainer({**cfg, "method": "erm", "seed": 3, "track_penalty": 50})
+    assert torch.equal(erm.penalty_points, points)
+    assert not torch.equal(train.Trainer({**cfg, "data_seed": 1, "track_penalty": 50}).penalty_points, points)
+    assert len(train.Trainer({**cfg, "track_penalty": 10_000}).penalty_points) == MOONS["n_train"]

@@ -1,0 +1,219 @@
+"""The generalization chapter's protocol: gaps from metrics, the summary with a missing data set, claim 8's
+verdict, the sweeps, the data-adaptive penalty against brute force, and the effective rank."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from mixup_lib import claims, generalization, models, runs, train
+from mixup_lib.errors import ConfigError
+
+matplotlib.use("Agg")
+
+# A hand-made metrics record of three epochs (rows deliberately out of order).
+RECORD = [
+    {"epoch": 2, "train_loss": 0.5, "train_acc": 0.9, "test_loss": 0.8, "test_acc": 0.75, "penalty": 2.0},
+    {"epoch": 1, "train_loss": 1.0, "train_acc": 0.6, "test_loss": 1.1, "test_acc": 0.55, "penalty": 1.0},
+    {"epoch": 3, "train_loss": 0.25, "train_acc": 1.0, "test_loss": 0.75, "test_acc": 0.8, "penalty": 4.0},
+]
+
+
+def _curves(loss_gaps, error_gaps):
+    """A stack_curves-like record with given (seeds, epochs) gaps."""
+    loss_gaps, error_gaps = np.asarray(loss_gaps, float), np.asarray(error_gaps, float)
+    return {"epoch": np.arange(1, loss_gaps.shape[1] + 1), "loss_gap": loss_gaps, "error_gap": error_gaps}
+
+
+# -- gaps -----------------------------------------------------------------------------------------------------
+
+
+def test_gap_curves_of_a_hand_made_record():
+    c = generalization.gap_curves(RECORD)
+    np.testing.assert_array_equal(c["epoch"], [1, 2, 3])
+    np.testing.assert_allclose(c["train_error"], [0.4, 0.1, 0.0], atol=1e-15)
+    np.testing.assert_allclose(c["test_error"], [0.45, 0.25, 0.2], atol=1e-15)
+    np.testing.assert_allclose(c["loss_gap"], [0.1, 0.3, 0.5], atol=1e-15)  # test − train
+    np.testing.assert_allclose(c["error_gap"], [0.05, 0.15, 0.2], atol=1e-15)
+    np.testing.assert_array_equal(c["penalty"], [1.0, 2.0, 4.0])
+    assert "gradient_penalty" not in c  # only keys every row has
+    assert "penalty" not in generalization.gap_curves([{k: v for k, v in r.items() if k != "penalty"} for r in RECORD])
+    with pytest.raises(ConfigError, match="test_acc"):
+        generalization.gap_curves([{"epoch": 1, "train_loss": 1, "train_acc": 0.5, "test_loss": 1}])
+    with pytest.raises(ConfigError, match="empty"):
+        generalization.gap_curves([])
+
+
+def test_stack_curves_stacks_seeds_and_refuses_different_lengths():
+    other = [{**r, "test_loss": r["test_loss"] + 1} for r in RECORD]
+    s = generalization.stack_curves([RECORD, other])
+    assert s["loss_gap"].shape == (2, 3)
+    np.testing.assert_allclose(s["loss_gap"][1] - s["loss_gap"][0], [1, 1, 1])
+    with pytest.raises(ConfigError, match="different epochs"):
+        generalization.stack_curves([RECORD, RECORD[:2]])
+    no_penalty = [{k: v for k, v in r.items() if k != "penalty"} for r in RECORD]
+    assert "penalty" not in generalization.stack_curves([RECORD, no_penalty])
+
+
+# -- the summary (Fig. 1b's role) --------------------------------------------------------------------------
+
+
+def test_summary_keeps_a_missing_data_set_as_missing():
+    fmnist = {"erm": _curves([[0.1, 0.9], [0.2, 1.1]], [[0, 0.2], [0, 0.3]]),
+              "mixup": _curves([[0.1, 0.4], [0.1, 0.6]], [[0, 0.1], [0, 0.15]])}
+    rows = generalization.summarize_final_gaps({"fashion_mnist": fmnist, "cifar100": None})
+    assert len(rows) == 4 * 2 * 2  # every data set, method and quantity has a row
+    assert [r["dataset"] for r in rows[::4]] == list(generalization.DATASETS)
+    by = {(r["dataset"], r["method"], r["quantity"]): r for r in rows}
+    erm_loss = by["fashion_mnist", "erm", "loss"]
+    assert erm_loss["available"] and erm_loss["n_seeds"] == 2
+    assert (erm_loss["mean"], erm_loss["min"], erm_loss["max"]) == pytest.approx((1.0, 0.9, 1.1))
+    assert by["fashion_mnist", "mixup", "error"]["mean"] == pytest.approx(0.125)
+    for dataset in ("cifar10", "cifar100", "kmnist"):  # absent key, None, absent key
+        row = by[dataset, "mixup", "loss"]
+        assert not row["available"] and row["n_seeds"] == 0 and math.isnan(row["mean"]) and row["values"] == []
+
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    missing = generalization.draw_gap_summary(axes, rows, names={"cifar10": "CIFAR-10\n(on Fashion-MNIST)"})
+    assert missing == ["cifar10", "cifar100", "kmnist"]
+    assert sum(t.get_text() == "not\navailable" for t in axes[0].texts) == 3
+    assert len(axes[0].patches) == 2  # one ERM and one mixup bar: only Fashion-MNIST has runs
+    assert [t.get_text() for t in axes[0].get_xticklabels()][:3] == ["CIFAR-10\n(on Fashion-MNIST)", "CIFAR-100",
+                                                                     "Fashion-MNIST"]
+    plt.close(fig)
+    # Nothing available at all still draws (all missing).
+    fig, axes = plt.subplots(1, 2)
+    assert len(generalization.draw_gap_summary(axes, generalization.summarize_final_gaps({}))) == 4
+    plt.close(fig)
+
+
+# -- claim 8 -------------------------------------------------------------------------------------------------
+
+
+def test_compare_gaps_and_the_throughout_verdict():
+    erm = [[0.0, 0.5, 0.9, 1.0], [0.1, 0.6, 1.0, 1.2]]
+    mix = [[0.1, 0.3, 0.4, 0.5], [0.0, 0.4, 0.5, 0.6]]
+    c = generalization.compare_gaps(erm, mix)
+    assert c["fraction_below"] == 0.75  # epoch 1: means tie at 0.05, not below
+    assert c["fraction_separated"] == 0.75 and c["final_separated"] and not c["final_reversed"]
+    assert (c["final_erm"], c["final_mixup"], c["n_seeds"]) == (pytest.approx(1.1), pytest.approx(0.55), 2)
+    assert generalization.throughout_verdict(c) == claims.INCONCLUSIVE  # 75% < 80%
+    assert generalization.throughout_verdict(c, supported_fraction=0.75) == claims.SUPPORTED
+    one_seed = generalization.compare_gaps(erm[:1], mix[:1])
+    assert generalization.throughout_verdict(one_seed, supported_fraction=0.5) == claims.INCONCLUSIVE
+    reversed_ = generalization.compare_gaps(mix, erm)
+    assert reversed_["final_reversed"] and generalization.throughout_verdict(reversed_) == claims.NOT_SUPPORTED
+    with pytest.raises(ConfigError, match="epochs"):
+        generalization.compare_gaps(erm, [[0.0, 0.1]])
+
+
+# -- sweeps ----------------------------------------------------------------------------------------------------
+
+
+def test_sweep_summary_slope_and_trend():
+    by_n = {n: _curves([[0.0, 2.0 / math.sqrt(n)], [0.0, 4.0 / math.sqrt(n)]], [[0, 0], [0, 0]])
+            for n in (400, 100, 1600)}
+    s = generalization.sweep_summary(by_n, "loss_gap")
+    np.testing.assert_array_equal(s["x"], [100, 400, 1600])
+    np.testing.assert_allclose(s["mean"], [0.3, 0.15, 0.075])
+    np.testing.assert_allclose(s["min"], [0.2, 0.1, 0.05])
+    np.testing.assert_array_equal(s["n_seeds"], [2, 2, 2])
+    assert generalization.loglog_slope(s["x"], s["mean"]) == pytest.approx(-0.5)
+    assert math.isnan(generalization.loglog_slope([1, 2], [0.1, -0.1]))  # a negative gap has no log
+    t = generalization.trend([4, 1, 2], [0.1, 0.3, 0.2])
+    assert t["decreasing"] and t["rho"] == pytest.approx(-1.0)
+    t = generalization.trend([0, 1, 2, 3], [0.3, 0.1, 0.2, 0.05])
+    assert not t["decreasing"] and t["rho"] == pytest.approx(-0.8)
+
+
+# -- configs ------------------------------------------------------------------------------------------------
+
+
+def test_substituted_data_sets_get_identical_configs():
+    """Three requested data sets falling back to Fashion-MNIST are one set of runs in the store."""
+    kw = {"width": 8, "epochs": 2, "n_train": 100, "n_test": 50, "track_penalty": 16}
+    digests = {runs.config_hash(generalization.run_config("fashion_mnist", "mixup", 0, **kw)) for _ in range(3)}
+    assert len(digests) == 1
+    erm = generalization.run_config("fashion_mnist", "erm", 0, **kw)
+    assert train.validate_config(erm)["alpha"] == 0 and erm["model_kwargs"] == {"width": 8}
+    assert runs.config_hash(erm) != runs.config_hash(generalization.run_config("fashion_mnist", "erm", 1, **kw))
+    assert "track_penalty" not in generalization.run_config("fashion_mnist", "erm", 0, **{**kw, "track_penalty": 0})
+    cfg = train.validate_config(erm)
+    assert (cfg["batch_size"], cfg["lr"], cfg["momentum"], cfg["augment"]) == (64, 0.1, 0.9, False)
+
+
+# -- Section 4: the penalty and the rank -------------------------------------------------------------------
+
+
+def _brute_force_penalty(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> float:
+    """(1/n²) Σ_i Σ_j (W(x_j − x_i))ᵀ (diag p_i − p_i p_iᵀ) (W(x_j − x_i)) by two loops (softmax over Wx + b)."""
+    n, total = len(x), 0.0
+    for i in range(n):
+        p = torch.softmax(w @ x[i] + b, dim=0)
+        hessian = torch.diag(p) - torch.outer(p, p)
+        for j in range(n):
+            u = w @ (x[j] - x[i])
+            total += float(u @ hessian @ u)
+    return total / n**2
+
+
+def _brute_force_gradient_penalty(w: torch.Tensor, x: torch.Tensor) -> float:
+    """mean over classes k of w_kᵀ Σ̂ w_k, with Σ̂ = (1/n) Σ_j (x_j − x̄)(x_j − x̄)ᵀ formed explicitly."""
+    centred = x - x.mean(dim=0)
+    sigma = centred.T @ centred / len(x)
+    return float(sum(w[k] @ sigma @ w[k] for k in range(len(w))) / len(w))
+
+
+def test_penalty_of_a_linear_model_matches_brute_force():
+    torch.manual_seed(0)
+    model = models.build("logreg", 3, 5).double()
+    x = torch.randn(12, 5, dtype=torch.float64) + 0.5
+    y = torch.randint(0, 3, (12,))
+    w, b = model.linear.weight.detach(), model.linear.bias.detach()
+    expected = _brute_force_penalty(w, b, x)
+    assert generalization.data_adaptive_penalty(model, x, y) == pytest.approx(expected, rel=1e-10)
+    # More points than dimensions (the SVD path of the covariance factor) and images (n ≤ d) agree too.
+    x_tall = torch.randn(40, 5, dtype=torch.float64)
+    assert generalization.data_adaptive_penalty(model, x_tall, y.repeat(4)[:40]) == pytest.approx(
+        _brute_force_penalty(w, b, x_tall), rel=1e-10)
+    image_model = models.build("logreg", 3, 1, input_size=(2, 3)).double()
+    x_img = torch.rand(4, 1, 2, 3, dtype=torch.float64)
+    wi, bi = image_model.linear.weight.detach(), image_model.linear.bias.detach()
+    assert generalization.data_adaptive_penalty(image_model, x_img, y[:4]) == pytest.approx(
+        _brute_force_penalty(wi, bi, x_img.reshape(4, -1)), rel=1e-10)
+    # The curvature-free form, and the agreement of the weighted form with approx_terms' R2 (divided by its weight).
+    terms = generalization.penalty_terms(model, x, y)
+    assert terms["gradient_penalty"] == pytest.approx(_brute_force_gradient_penalty(w, x), rel=1e-10)
+    from mixup_lib import approx
+    from mixup_lib.mixup import mixture_moment
+
+    for a in (0.5, 2.0):
+        with torch.no_grad():
+            r2 = float(approx.approx_terms(model, x, y, a, r3="skip")["R2"])
+        assert terms["penalty"] == pytest.approx(r2 / (mixture_moment(a, None, 2) / 2), rel=1e-12)
+    # It does not depend on the labels (h'' does not) and leaves a model in train mode as it was.
+    model.train()
+    assert generalization.data_adaptive_penalty(model, x, (y + 1) % 3) == pytest.approx(expected, rel=1e-12)
+    assert model.training
+
+
+def test_effective_rank_of_data_on_a_subspace():
+    g = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(20, 3, generator=g, dtype=torch.float64))[0]  # 3 orthonormal columns
+    coords = torch.tensor([[1.0, 1, 1], [-1, 1, -1], [1, -1, -1], [-1, -1, 1]], dtype=torch.float64) * 2
+    x = coords @ basis.T + 0.3  # 4 points, centred coordinates with covariance 4·I₃ on a 3-dim subspace
+    np.testing.assert_allclose(generalization.covariance_spectrum(x)[:3], [4, 4, 4], rtol=1e-12)
+    r = generalization.effective_rank(x)
+    assert (r["n"], r["d"], r["rank"], r["k_0.9"], r["k_0.99"]) == (4, 20, 3, 3, 3)
+    assert r["participation_ratio"] == pytest.approx(3) and r["entropy_rank"] == pytest.approx(3)
+    scaled = x.clone()
+    scaled[:, :] = (coords * torch.tensor([1.0, 0.1, 0.1], dtype=torch.float64)) @ basis.T
+    s = generalization.effective_rank(scaled)  # variances 4, 0.04, 0.04
+    assert s["rank"] == 3 and s["k_0.9"] == 1 and s["k_0.99"] == 2
+    assert s["participation_ratio"] == pytest.approx(4.08**2 / (16 + 2 * 0.0016))
