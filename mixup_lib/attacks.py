@@ -137,10 +137,23 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: s
     _check_inputs(x, y)
     if eps == 0:
         return x.detach().clone()
+    return _fgsm_from_direction(x, eps, fgsm_direction(model, x, y, norm))
+
+
+def fgsm_direction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str | int = "inf") -> torch.Tensor:
+    """FGSM's unit step before scaling by ε: sign(∇_x l) for ``norm="inf"``, ∇_x l / ‖∇_x l‖₂ for ``norm=2``.
+
+    It does not depend on ε, so one gradient serves a whole ε grid (:func:`robust_accuracy` uses this):
+    ``fgsm(model, x, y, eps, norm)`` equals ``clamp(x + eps * fgsm_direction(model, x, y, norm), 0, 1)``.
+    """
+    norm = _check_norm(norm)
     with eval_mode(model):
         grad = _input_gradient(model, x, y)
-    step = grad.sign() if norm == "inf" else _l2_direction(grad)
-    return (x.detach() + eps * step).clamp_(0.0, 1.0)
+    return grad.sign() if norm == "inf" else _l2_direction(grad)
+
+
+def _fgsm_from_direction(x: torch.Tensor, eps: float, direction: torch.Tensor) -> torch.Tensor:
+    return (x.detach() + eps * direction).clamp_(0.0, 1.0)
 
 
 def pgd(
@@ -213,6 +226,13 @@ def _resolve_attack(attack: str | Attack, attack_kw: dict) -> Attack:
     return lambda model, x, y, eps: fgsm(model, x, y, eps, **attack_kw)
 
 
+def _fgsm_norm(attack: str | Attack, attack_kw: dict) -> str | int | None:
+    """The norm of a named FGSM attack (``"fgsm"``, ``"fgsm-l2"``), or None for PGD and callables."""
+    if attack == "fgsm":
+        return _check_norm(attack_kw.get("norm", "inf"))
+    return 2 if attack == "fgsm-l2" else None
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in model.parameters():
         return tensor.device
@@ -256,16 +276,15 @@ def robust_accuracy(
     eps_values = [_check_eps(eps, "eps_list entry") for eps in eps_list]
     batch_size = check_positive_int("batch_size", batch_size)
     run_attack = _resolve_attack(attack, attack_kw)
-    if isinstance(attack, str) and attack.startswith("fgsm"):
-        _check_norm(attack_kw.get("norm", "inf"))
-
+    # FGSM's direction does not depend on ε: one gradient per batch serves the whole grid (same numbers).
+    fgsm_norm = _fgsm_norm(attack, attack_kw)
     device = _model_device(model)
     correct = [0] * len(eps_values)
     with eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].to(device)
             yb = y[start : start + batch_size].to(device)
-            clean = None
+            clean = direction = None
             for k, eps in enumerate(eps_values):
                 if eps == 0:
                     if clean is None:
@@ -273,7 +292,12 @@ def robust_accuracy(
                             clean = _count_correct(model(xb), yb)
                     correct[k] += clean
                     continue
-                x_adv = run_attack(model, xb, yb, eps)
+                if fgsm_norm is None:
+                    x_adv = run_attack(model, xb, yb, eps)
+                else:
+                    if direction is None:
+                        direction = fgsm_direction(model, xb, yb, fgsm_norm)
+                    x_adv = _fgsm_from_direction(xb, eps, direction)
                 with torch.no_grad():
                     correct[k] += _count_correct(model(x_adv), yb)
     return [c / x.shape[0] for c in correct]
@@ -283,4 +307,4 @@ def _count_correct(logits: torch.Tensor, y: torch.Tensor) -> int:
     return int((predict_labels(logits) == y.long()).sum())
 
 
-__all__ = ["ATTACKS", "NORMS", "eval_mode", "fgsm", "pgd", "robust_accuracy"]
+__all__ = ["ATTACKS", "NORMS", "eval_mode", "fgsm", "fgsm_direction", "pgd", "robust_accuracy"]

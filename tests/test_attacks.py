@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixup_lib.attacks import eval_mode, fgsm, pgd, robust_accuracy
+from mixup_lib.attacks import eval_mode, fgsm, fgsm_direction, pgd, robust_accuracy
 from mixup_lib.errors import ConfigError
 
 D = 10
@@ -387,3 +387,29 @@ def test_accepted_norm_spellings():
         assert torch.equal(fgsm(model, x, y, 0.1, norm=norm), ref_inf)
     for norm in ("2", "l2", 2.0):
         assert torch.equal(fgsm(model, x, y, 0.1, norm=norm), ref_l2)
+
+
+def test_robust_accuracy_reuses_one_fgsm_gradient_per_batch_with_the_same_numbers(toy):
+    """Named FGSM attacks compute sign(∇) (or ∇/‖∇‖) once per batch; a per-ε callable gives the same numbers."""
+    model, x, y = toy
+    grid = [0.0, 0.01, 0.03, 0.1, 0.3]
+    calls = {"n": 0}
+    forward = model.forward
+
+    def counting_forward(inputs):
+        calls["n"] += 1
+        return forward(inputs)
+
+    model.forward = counting_forward
+    try:
+        for name, norm in (("fgsm", "inf"), ("fgsm-l2", 2)):
+            per_eps = robust_accuracy(model, (x, y), grid, attack=lambda m, a, b, e, n=norm: fgsm(m, a, b, e, norm=n))
+            calls["n"] = 0
+            reused = robust_accuracy(model, (x, y), grid, attack=name, batch_size=len(x))
+            assert reused == per_eps
+            assert calls["n"] == 1 + 1 + (len(grid) - 1)  # clean, one gradient, one evaluation per ε > 0
+    finally:
+        del model.forward
+    direction = fgsm_direction(model, x, y)
+    assert torch.equal(fgsm(model, x, y, 0.05), (x + 0.05 * direction).clamp(0, 1))
+    assert set(direction.unique().tolist()) <= {-1.0, 0.0, 1.0}
