@@ -119,10 +119,10 @@ what.update({
     **{f"trainer: {k}": trainer_fields[k] for k in ("batch_size", "lr", "momentum", "weight_decay", "schedule",
                                                    "warmup_fraction", "augment", "mix_mode")},
 })
-display(HTML(provenance.html_table(what, "What was run")))
-for choice in choices.values():
+for choice in choices.values():  # first, above the settings: the page must not hide a substituted data set
     if choice.is_fallback:
         display(HTML(profiles.fallback_notice(choice)))
+display(HTML(provenance.html_table(what, "What was run")))
 
 # %% [markdown]
 # Where a data set was substituted, its runs have **exactly the same configs** as Fashion-MNIST's (the config

@@ -80,6 +80,8 @@ run_device = resolve_device(device)
 plots.use_style()
 choice, notice = robustness.choose_data(settings)
 images = choice.data
+if notice:  # first, above the settings: the page must not hide a substituted data set
+    display(HTML(notice))
 display(HTML(provenance.html_table({
     "data set used": choice.used + (f" (instead of {choice.requested})" if choice.is_fallback else ""),
     "data source": images.source, "training / test points": f"{images.n_train} / {images.n_test}",
@@ -88,8 +90,6 @@ display(HTML(provenance.html_table({
     "PGD": f"ℓ∞, {settings['pgd_steps']} steps of 2.5ε/{settings['pgd_steps']}, random start, first "
            f"{settings['pgd_points']} test points, ε " + ", ".join(f"{v:g}/255" for v in settings["pgd_eps_255"]),
     **settings}, "What was run")))
-if notice:
-    display(HTML(notice))
 
 # %% [markdown]
 # ## Fig. 1a: robust accuracy under FGSM
