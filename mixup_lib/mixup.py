@@ -29,14 +29,33 @@ def resolve_beta(alpha: float, beta: float | None) -> tuple[float, float]:
     return alpha, beta
 
 
+def _share(a: float, b: float) -> float:
+    """a/(a+b) for a, b > 0 without overflow near float max (D̃λ's first weight, Beta moments, the limit law)."""
+    return 1.0 / (1.0 + b / a)
+
+
+def _log_standard_gamma(shape: float, size: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
+    """log G for G ~ Gamma(shape, 1), float64, finite where G itself would underflow.
+
+    Shapes >= 1 draw G exactly as torch does (the random stream is unchanged) and take its log. Shapes < 1
+    use the boost G(a) = G(a+1)·U^{1/a} (Marsaglia & Tsang, 2000) in log space: log G(a+1) + log(U)/a.
+    """
+    if shape >= 1:
+        return torch._standard_gamma(torch.full(size, shape, dtype=torch.float64), generator=generator).log()
+    boosted = torch._standard_gamma(torch.full(size, shape + 1.0, dtype=torch.float64), generator=generator).log()
+    log_u = torch.rand(size, generator=generator, dtype=torch.float64).neg_().log1p_()  # log(1 − u), 1 − u ∈ (0, 1]
+    return boosted + log_u / shape
+
+
 def _sample_beta(a: float, b: float, size: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-    """Beta(a, b) through two Gamma draws, in float64 so that small a, b do not underflow to 0/0."""
-    ga = torch._standard_gamma(torch.full(size, a, dtype=torch.float64), generator=generator)
-    gb = torch._standard_gamma(torch.full(size, b, dtype=torch.float64), generator=generator)
-    total = ga + gb
-    # Both Gammas can underflow to 0 for tiny shapes; the limit law then puts all mass on {0, 1}.
-    fallback = (torch.rand(size, generator=generator, dtype=torch.float64) < a / (a + b)).double()
-    return torch.where(total > 0, ga / total.clamp_min(torch.finfo(torch.float64).tiny), fallback)
+    """Beta(a, b) = G_a/(G_a + G_b) computed as sigmoid(log G_a − log G_b): no 0/0 at tiny shapes, no ∞/∞ at huge.
+
+    Where both log-Gammas are −∞ (shapes below ~1e-308), the limit law b/(a+b)·δ₀ + a/(a+b)·δ₁ is drawn
+    with one uniform per λ; that uniform is drawn in every case, so the stream for shapes >= 1 is as before.
+    """
+    log_ratio = _log_standard_gamma(a, size, generator) - _log_standard_gamma(b, size, generator)
+    limit = (torch.rand(size, generator=generator, dtype=torch.float64) < _share(a, b)).double()
+    return torch.where(log_ratio.isnan(), limit, torch.sigmoid(log_ratio))
 
 
 def sample_lambda(
@@ -65,7 +84,7 @@ def sample_mixture_lambda(
     alpha, beta = resolve_beta(alpha, beta)
     if alpha == 0:
         return torch.ones(size, dtype=torch.float64)
-    first = torch.rand(size, generator=generator, dtype=torch.float64) < alpha / (alpha + beta)
+    first = torch.rand(size, generator=generator, dtype=torch.float64) < _share(alpha, beta)
     return torch.where(
         first,
         _sample_beta(alpha + 1, beta, size, generator),
@@ -87,10 +106,10 @@ def mixture_moment(alpha: float, beta: float | None = None, k: int = 1) -> float
     def beta_moment(a: float, b: float) -> float:
         value = 1.0
         for r in range(k):
-            value *= (b + r) / (a + b + r)
+            value *= _share(b + r, a)  # (b+r)/(a+b+r)
         return value
 
-    weight = alpha / (alpha + beta)
+    weight = _share(alpha, beta)
     return weight * beta_moment(alpha + 1, beta) + (1 - weight) * beta_moment(beta + 1, alpha)
 
 
