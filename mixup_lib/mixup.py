@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mixup_lib.errors import check_choice, check_finite, check_nonnegative, require
+from mixup_lib.errors import check_choice, check_finite, check_float_pixels, check_labels, check_nonnegative, require
 
 MIX_MODES = ("batch", "sample")
 
@@ -127,8 +127,14 @@ def mix(x: torch.Tensor, targets: torch.Tensor, lam: torch.Tensor | float, perm:
     """The mixup map itself: (λ x + (1−λ) x[perm], λ y + (1−λ) y[perm]).
 
     ``lam`` is a scalar (one λ per batch, the original recipe) or a vector of length N (one per
-    sample); ``targets`` are soft labels (N, K). Deterministic: no randomness here.
+    sample); ``targets`` are soft labels (N, K). Deterministic: no randomness here. ``x`` and ``targets``
+    must be floating point (an integer dtype would truncate λ): pixels in [0, 1], soft labels from :func:`one_hot`.
     """
+    check_float_pixels("x", x)
+    require(
+        targets.is_floating_point(),
+        f"targets have dtype {targets.dtype}: mix needs floating-point soft labels (N, K), e.g. one_hot(y, K)",
+    )
     lam = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
     allowed = lam.ndim == 0 or lam.shape == (x.shape[0],)
     require(allowed, f"lam has shape {tuple(lam.shape)}: allowed are () or ({x.shape[0]},)")
@@ -160,11 +166,14 @@ def mixup_batch(
 ) -> MixedBatch:
     """Mix a batch: λ ~ Beta(α, β) once per batch (``mode="batch"``) or per sample, partner by a random permutation.
 
-    Integer labels ``y`` are turned into one-hot targets before mixing. α = 0 returns the batch unmixed.
+    ``x`` holds floating-point pixels in [0, 1]; integer labels ``y`` in [0, ``num_classes``) are turned into
+    one-hot targets before mixing. α = 0 returns the batch unmixed.
     """
     check_choice("mode", mode, MIX_MODES)
+    check_float_pixels("x", x)
     check_finite("x", x)
     require(x.shape[0] >= 2, f"batch size {x.shape[0]} is not allowed for mixup: it needs a batch of at least 2")
+    check_labels("y", y, x.shape[0], num_classes)
     size = () if mode == "batch" else (x.shape[0],)
     lam = sample_lambda(alpha, beta, size, generator)
     perm = torch.randperm(x.shape[0], generator=generator)
