@@ -16,10 +16,13 @@ Conventions (the project's rules):
 - Gradients are taken with respect to the input only (``torch.autograd.grad``): no ``.grad`` is left
   on parameters and their ``requires_grad`` flags are never touched.
 - ε = 0 returns (a copy of) the input unchanged, without calling the model.
+- Labels are integer class indices, one per input, in [0, K) for (N, K) logits and {0, 1} for a single-logit
+  binary model; an unknown keyword is a one-line ConfigError, never silently ignored.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +31,17 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from mixup_lib.errors import ConfigError, check_finite, check_positive_int, require
+from mixup_lib.errors import (
+    ConfigError,
+    allowed_keywords,
+    check_finite,
+    check_float_pixels,
+    check_keywords,
+    check_labels,
+    check_positive_int,
+    reject_unknown_keywords,
+    require,
+)
 from mixup_lib.mixup import cross_entropy, predict_labels
 
 #: Attack names accepted by :func:`robust_accuracy`.
@@ -39,6 +52,7 @@ NORMS = ("inf", 2)
 Attack = Callable[..., torch.Tensor]
 
 
+@reject_unknown_keywords
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put ``model`` in eval mode for the ``with`` block, then restore every submodule's previous mode.
@@ -83,13 +97,11 @@ def _check_norm(norm: str | int | float) -> str | int:
 
 
 def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> None:
+    """x: finite float pixels in [0, 1], (N, ...); y: N integer labels >= 0 (upper bound: :func:`_check_labels_fit`)."""
     require(isinstance(x, torch.Tensor), f"x of type {type(x).__name__} is not allowed: it must be a torch.Tensor")
-    require(isinstance(y, torch.Tensor), f"y of type {type(y).__name__} is not allowed: it must be a torch.Tensor")
-    require(x.is_floating_point(), f"x has dtype {x.dtype}: it must be a floating-point tensor of pixels in [0, 1]")
+    check_float_pixels("x", x)
     require(x.ndim >= 1, "x is a scalar: it must have a batch dimension (N, ...)")
-    require(
-        y.shape[:1] == x.shape[:1], f"y has shape {tuple(y.shape)}: it must have one label per input ({x.shape[0]})"
-    )
+    check_labels("y", y, x.shape[0])
     check_finite("x", x)
     if x.numel():
         lo, hi = float(x.min()), float(x.max())
@@ -99,11 +111,24 @@ def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> None:
         )
 
 
+def _check_labels_fit(logits: torch.Tensor, y: torch.Tensor) -> None:
+    """The labels index the model's classes: [0, K) for (N, K) logits, {0, 1} for a single-logit (N,) model."""
+    shape = tuple(logits.shape)
+    binary = len(shape) == 1
+    require(
+        binary or (len(shape) == 2 and shape[1] >= 2),
+        f"model output has shape {shape}: expected (N,) logits of a binary model or (N, K) logits with K >= 2",
+    )
+    check_labels("y", y, shape[0], 2 if binary else shape[1])
+
+
 def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """∇_x of the summed loss (so per-sample gradients are not scaled by 1/N); parameters get no ``.grad``."""
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        loss = cross_entropy(model(x), y, reduction="none").sum()
+        logits = model(x)
+        _check_labels_fit(logits, y)
+        loss = cross_entropy(logits, y, reduction="none").sum()
         (grad,) = torch.autograd.grad(loss, [x], allow_unused=True)
     return torch.zeros_like(x) if grad is None else grad.detach()
 
@@ -116,6 +141,7 @@ def _l2_direction(grad: torch.Tensor) -> torch.Tensor:
     return unit.reshape(grad.shape)
 
 
+@reject_unknown_keywords
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str | int = "inf") -> torch.Tensor:
     """The fast gradient (sign) method: one step of size ε that increases the loss to first order.
 
@@ -137,16 +163,23 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: s
     _check_inputs(x, y)
     if eps == 0:
         return x.detach().clone()
-    return _fgsm_from_direction(x, eps, fgsm_direction(model, x, y, norm))
+    return _fgsm_from_direction(x, eps, _fgsm_direction(model, x, y, norm))
 
 
+@reject_unknown_keywords
 def fgsm_direction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str | int = "inf") -> torch.Tensor:
     """FGSM's unit step before scaling by ε: sign(∇_x l) for ``norm="inf"``, ∇_x l / ‖∇_x l‖₂ for ``norm=2``.
 
     It does not depend on ε, so one gradient serves a whole ε grid (:func:`robust_accuracy` uses this):
     ``fgsm(model, x, y, eps, norm)`` equals ``clamp(x + eps * fgsm_direction(model, x, y, norm), 0, 1)``.
     """
+    _check_model(model)
     norm = _check_norm(norm)
+    _check_inputs(x, y)
+    return _fgsm_direction(model, x, y, norm)
+
+
+def _fgsm_direction(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str | int) -> torch.Tensor:
     with eval_mode(model):
         grad = _input_gradient(model, x, y)
     return grad.sign() if norm == "inf" else _l2_direction(grad)
@@ -156,6 +189,7 @@ def _fgsm_from_direction(x: torch.Tensor, eps: float, direction: torch.Tensor) -
     return (x.detach() + eps * direction).clamp_(0.0, 1.0)
 
 
+@reject_unknown_keywords
 def pgd(
     model: nn.Module,
     x: torch.Tensor,
@@ -205,15 +239,15 @@ def pgd(
 
 
 def _resolve_attack(attack: str | Attack, attack_kw: dict) -> Attack:
-    """The callable ``attack(model, x, y, eps)`` that :func:`robust_accuracy` runs."""
+    """The callable ``attack(model, x, y, eps)`` that :func:`robust_accuracy` runs; unknown keywords are refused."""
     if callable(attack):
+        name = getattr(attack, "__name__", type(attack).__name__)
+        _check_attack_keywords(name, _callable_keywords(attack), attack_kw)
         return lambda model, x, y, eps: attack(model, x, y, eps, **attack_kw)
     require(
         isinstance(attack, str) and attack in ATTACKS,
         f"attack={attack!r} is not allowed: choose one of {', '.join(ATTACKS)} or pass a callable like fgsm",
     )
-    if attack == "pgd":
-        return lambda model, x, y, eps: pgd(model, x, y, eps, **attack_kw)
     if attack == "fgsm-l2":
         require(
             "norm" not in attack_kw,
@@ -222,8 +256,28 @@ def _resolve_attack(attack: str | Attack, attack_kw: dict) -> Attack:
                 "use attack='fgsm' with norm=..."
             ),
         )
+    named = {"fgsm": fgsm, "fgsm-l2": None, "pgd": pgd}[attack]
+    _check_attack_keywords(repr(attack), () if named is None else _callable_keywords(named), attack_kw)
+    if attack == "pgd":
+        return lambda model, x, y, eps: pgd(model, x, y, eps, **attack_kw)
+    if attack == "fgsm-l2":
         return lambda model, x, y, eps: fgsm(model, x, y, eps, norm=2, **attack_kw)
     return lambda model, x, y, eps: fgsm(model, x, y, eps, **attack_kw)
+
+
+def _callable_keywords(attack: Attack) -> tuple[str, ...] | None:
+    """The keywords ``attack`` takes after (model, x, y, eps); None (any) with ``**kwargs`` or no readable signature."""
+    try:
+        return allowed_keywords(attack, skip=4)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_attack_keywords(name: str, accepted: tuple[str, ...] | None, attack_kw: dict) -> None:
+    """Refuse a keyword of :func:`robust_accuracy` that neither it nor the attack takes (``accepted`` None: any)."""
+    if accepted is not None:
+        own = tuple(inspect.signature(robust_accuracy).parameters)[:-1]  # without **attack_kw
+        check_keywords(f"robust_accuracy(attack={name})", attack_kw, own + accepted)
 
 
 def _fgsm_norm(attack: str | Attack, attack_kw: dict) -> str | int | None:
@@ -254,7 +308,8 @@ def robust_accuracy(
     This is the y-axis of Fig. 1a (robust test accuracy under FGSM). ``data`` is a pair (x, y) with x in
     [0, 1]; batches of ``batch_size`` are moved to the model's device. ``attack`` is ``"fgsm"`` (ℓ∞, the
     paper's), ``"fgsm-l2"`` (the normalized-gradient step of the theory), ``"pgd"`` (ℓ∞ control) or a
-    callable with :func:`fgsm`'s signature; ``attack_kw`` are passed on to it (e.g. ``steps=`` for PGD).
+    callable with :func:`fgsm`'s signature; ``attack_kw`` are passed on to it (e.g. ``steps=`` for PGD), and a
+    keyword the attack does not take is refused (a one-line ConfigError listing the allowed ones), never ignored.
     ε = 0 gives the clean accuracy, computed without attacking. The model is in eval mode throughout
     and its previous mode is restored. The ε grid is the caller's choice (the paper does not state it).
 
@@ -296,7 +351,7 @@ def robust_accuracy(
                     x_adv = run_attack(model, xb, yb, eps)
                 else:
                     if direction is None:
-                        direction = fgsm_direction(model, xb, yb, fgsm_norm)
+                        direction = _fgsm_direction(model, xb, yb, fgsm_norm)
                     x_adv = _fgsm_from_direction(xb, eps, direction)
                 with torch.no_grad():
                     correct[k] += _count_correct(model(x_adv), yb)
@@ -304,6 +359,7 @@ def robust_accuracy(
 
 
 def _count_correct(logits: torch.Tensor, y: torch.Tensor) -> int:
+    _check_labels_fit(logits, y)
     return int((predict_labels(logits) == y.long()).sum())
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mixup_lib.errors import check_choice, check_finite, check_nonnegative, require
+from mixup_lib.errors import check_choice, check_finite, check_float_pixels, check_labels, check_nonnegative, require
 
 MIX_MODES = ("batch", "sample")
 
@@ -29,14 +29,33 @@ def resolve_beta(alpha: float, beta: float | None) -> tuple[float, float]:
     return alpha, beta
 
 
+def _share(a: float, b: float) -> float:
+    """a/(a+b) for a, b > 0 without overflow near float max (D̃λ's first weight, Beta moments, the limit law)."""
+    return 1.0 / (1.0 + b / a)
+
+
+def _log_standard_gamma(shape: float, size: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
+    """log G for G ~ Gamma(shape, 1), float64, finite where G itself would underflow.
+
+    Shapes >= 1 draw G exactly as torch does (the random stream is unchanged) and take its log. Shapes < 1
+    use the boost G(a) = G(a+1)·U^{1/a} (Marsaglia & Tsang, 2000) in log space: log G(a+1) + log(U)/a.
+    """
+    if shape >= 1:
+        return torch._standard_gamma(torch.full(size, shape, dtype=torch.float64), generator=generator).log()
+    boosted = torch._standard_gamma(torch.full(size, shape + 1.0, dtype=torch.float64), generator=generator).log()
+    log_u = torch.rand(size, generator=generator, dtype=torch.float64).neg_().log1p_()  # log(1 − u), 1 − u ∈ (0, 1]
+    return boosted + log_u / shape
+
+
 def _sample_beta(a: float, b: float, size: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-    """Beta(a, b) through two Gamma draws, in float64 so that small a, b do not underflow to 0/0."""
-    ga = torch._standard_gamma(torch.full(size, a, dtype=torch.float64), generator=generator)
-    gb = torch._standard_gamma(torch.full(size, b, dtype=torch.float64), generator=generator)
-    total = ga + gb
-    # Both Gammas can underflow to 0 for tiny shapes; the limit law then puts all mass on {0, 1}.
-    fallback = (torch.rand(size, generator=generator, dtype=torch.float64) < a / (a + b)).double()
-    return torch.where(total > 0, ga / total.clamp_min(torch.finfo(torch.float64).tiny), fallback)
+    """Beta(a, b) = G_a/(G_a + G_b) computed as sigmoid(log G_a − log G_b): no 0/0 at tiny shapes, no ∞/∞ at huge.
+
+    Where both log-Gammas are −∞ (shapes below ~1e-308), the limit law b/(a+b)·δ₀ + a/(a+b)·δ₁ is drawn
+    with one uniform per λ; that uniform is drawn in every case, so the stream for shapes >= 1 is as before.
+    """
+    log_ratio = _log_standard_gamma(a, size, generator) - _log_standard_gamma(b, size, generator)
+    limit = (torch.rand(size, generator=generator, dtype=torch.float64) < _share(a, b)).double()
+    return torch.where(log_ratio.isnan(), limit, torch.sigmoid(log_ratio))
 
 
 def sample_lambda(
@@ -65,7 +84,7 @@ def sample_mixture_lambda(
     alpha, beta = resolve_beta(alpha, beta)
     if alpha == 0:
         return torch.ones(size, dtype=torch.float64)
-    first = torch.rand(size, generator=generator, dtype=torch.float64) < alpha / (alpha + beta)
+    first = torch.rand(size, generator=generator, dtype=torch.float64) < _share(alpha, beta)
     return torch.where(
         first,
         _sample_beta(alpha + 1, beta, size, generator),
@@ -87,10 +106,10 @@ def mixture_moment(alpha: float, beta: float | None = None, k: int = 1) -> float
     def beta_moment(a: float, b: float) -> float:
         value = 1.0
         for r in range(k):
-            value *= (b + r) / (a + b + r)
+            value *= _share(b + r, a)  # (b+r)/(a+b+r)
         return value
 
-    weight = alpha / (alpha + beta)
+    weight = _share(alpha, beta)
     return weight * beta_moment(alpha + 1, beta) + (1 - weight) * beta_moment(beta + 1, alpha)
 
 
@@ -108,8 +127,14 @@ def mix(x: torch.Tensor, targets: torch.Tensor, lam: torch.Tensor | float, perm:
     """The mixup map itself: (λ x + (1−λ) x[perm], λ y + (1−λ) y[perm]).
 
     ``lam`` is a scalar (one λ per batch, the original recipe) or a vector of length N (one per
-    sample); ``targets`` are soft labels (N, K). Deterministic: no randomness here.
+    sample); ``targets`` are soft labels (N, K). Deterministic: no randomness here. ``x`` and ``targets``
+    must be floating point (an integer dtype would truncate λ): pixels in [0, 1], soft labels from :func:`one_hot`.
     """
+    check_float_pixels("x", x)
+    require(
+        targets.is_floating_point(),
+        f"targets have dtype {targets.dtype}: mix needs floating-point soft labels (N, K), e.g. one_hot(y, K)",
+    )
     lam = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
     allowed = lam.ndim == 0 or lam.shape == (x.shape[0],)
     require(allowed, f"lam has shape {tuple(lam.shape)}: allowed are () or ({x.shape[0]},)")
@@ -141,11 +166,14 @@ def mixup_batch(
 ) -> MixedBatch:
     """Mix a batch: λ ~ Beta(α, β) once per batch (``mode="batch"``) or per sample, partner by a random permutation.
 
-    Integer labels ``y`` are turned into one-hot targets before mixing. α = 0 returns the batch unmixed.
+    ``x`` holds floating-point pixels in [0, 1]; integer labels ``y`` in [0, ``num_classes``) are turned into
+    one-hot targets before mixing. α = 0 returns the batch unmixed.
     """
     check_choice("mode", mode, MIX_MODES)
+    check_float_pixels("x", x)
     check_finite("x", x)
     require(x.shape[0] >= 2, f"batch size {x.shape[0]} is not allowed for mixup: it needs a batch of at least 2")
+    check_labels("y", y, x.shape[0], num_classes)
     size = () if mode == "batch" else (x.shape[0],)
     lam = sample_lambda(alpha, beta, size, generator)
     perm = torch.randperm(x.shape[0], generator=generator)

@@ -157,10 +157,16 @@ def test_fgsm_l2_binary_logistic_moves_against_true_class():
     assert torch.all(change * (2 * y.double() - 1) < 0)
 
 
-def test_fgsm_accepts_float_labels_for_binary_model():
+def test_binary_model_takes_integer_labels_in_0_1_and_refuses_float_or_out_of_range_labels():
+    """A single-logit model has two classes: labels in {0, 1}. Float labels were silently truncated by
+    robust_accuracy's y.long() (0.5 → 0); they are refused, like a label 2."""
     model = ScalarLinear(D)
     x, y = _batch(k=2)
-    torch.testing.assert_close(fgsm(model, x, y.double(), 0.05), fgsm(model, x, y, 0.05))
+    assert fgsm(model, x, y.int(), 0.05).shape == x.shape
+    with pytest.raises(ConfigError, match=r"y has dtype torch.float64: labels must be an integer tensor"):
+        fgsm(model, x, y.double(), 0.05)
+    with pytest.raises(ConfigError, match=r"y has labels in \[0, 2\]: they must be in \[0, 2\) for 2 classes"):
+        robust_accuracy(model, (x, torch.where(y == 1, 2, y)), [0.0])
 
 
 # ---------------------------------------------------------------- modes and gradients
@@ -413,3 +419,98 @@ def test_robust_accuracy_reuses_one_fgsm_gradient_per_batch_with_the_same_number
     direction = fgsm_direction(model, x, y)
     assert torch.equal(fgsm(model, x, y, 0.05), (x + 0.05 * direction).clamp(0, 1))
     assert set(direction.unique().tolist()) <= {-1.0, 0.0, 1.0}
+
+
+# ---------------------------------------------------------------- unknown keywords and bad labels
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda m, x, y: robust_accuracy(m, (x, y), [0.1], attack="fgsm", nrom=2),
+            r"^nrom=2 is not a keyword of robust_accuracy\(attack='fgsm'\): allowed keywords are "
+            r"model, data, eps_list, attack, batch_size, norm$",
+        ),
+        (lambda m, x, y: robust_accuracy(m, (x, y), [0.0], nrom=2), r"nrom=2 is not a keyword"),  # no attack run
+        (lambda m, x, y: robust_accuracy(m, (x, y), [0.1], batchsize=8), r"batchsize=8 .*batch_size, norm$"),
+        (
+            lambda m, x, y: robust_accuracy(m, (x, y), [0.0], attack="pgd", norm=2),
+            r"norm=2 is not a keyword of robust_accuracy\(attack='pgd'\): .*steps, step_size, random_start, generator$",
+        ),
+        (
+            lambda m, x, y: robust_accuracy(m, (x, y), [0.1], attack="fgsm-l2", steps=3),
+            r"steps=3 is not a keyword of robust_accuracy\(attack='fgsm-l2'\): .*attack, batch_size$",
+        ),
+        (
+            lambda m, x, y: robust_accuracy(m, (x, y), [0.1], attack=lambda m, a, b, e, norm="inf": a, nrom=2),
+            r"nrom=2 is not a keyword of robust_accuracy\(attack=<lambda>\): .*batch_size, norm$",
+        ),
+        (lambda m, x, y: fgsm(m, x, y, 0.1, nrom=2), r"^nrom=2 is not a keyword of fgsm: .*model, x, y, eps, norm$"),
+        (lambda m, x, y: fgsm(m, x, y, 0.0, nrom=2), r"nrom=2 is not a keyword of fgsm"),
+        (lambda m, x, y: fgsm_direction(m, x, y, nrom=2), r"nrom=2 is not a keyword of fgsm_direction: .*norm$"),
+        (lambda m, x, y: pgd(m, x, y, 0.1, stpes=2), r"stpes=2 is not a keyword of pgd: .*step_size, random_start"),
+        (lambda m, x, y: eval_mode(modle=m), r"is not a keyword of eval_mode: allowed keywords are model$"),
+    ],
+)
+def test_unknown_keywords_are_refused_naming_the_allowed_ones(call, match):
+    """Before: robust_accuracy(attack="fgsm", nrom=2) returned ℓ∞ numbers; the others raised Python's TypeError
+    (or, for PGD at ε = 0 only, nothing at all)."""
+    model = _linear(D, 3)
+    x, y = _batch()
+    with pytest.raises(ConfigError, match=match) as excinfo:
+        call(model, x, y)
+    _assert_one_line(excinfo)
+
+
+def test_callable_attack_with_var_keywords_receives_every_keyword(toy):
+    model, x, y = toy
+    seen = []
+
+    def permissive(model, x, y, eps, **kw):
+        seen.append(kw)
+        return fgsm(model, x, y, eps)
+
+    robust_accuracy(model, (x[:20], y[:20]), [0.1], attack=permissive, anything=1)
+    assert seen == [{"anything": 1}]
+
+
+LINEAR_ATTACKS = [
+    lambda m, x, y: fgsm(m, x, y, 0.1),
+    lambda m, x, y: fgsm_direction(m, x, y),
+    lambda m, x, y: pgd(m, x, y, 0.1, steps=2, generator=torch.Generator().manual_seed(0)),
+    lambda m, x, y: robust_accuracy(m, (x, y), [0.0]),
+    lambda m, x, y: robust_accuracy(m, (x, y), [0.1]),
+    lambda m, x, y: robust_accuracy(m, (x, y), [0.1], attack="pgd", steps=2),
+]
+
+
+@pytest.mark.parametrize("call", LINEAR_ATTACKS)
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        (lambda y: torch.where(y == 2, 3, y), r"y has labels in \[0, 3\]: they must be in \[0, 3\) for 3 classes"),
+        (lambda y: torch.where(y == 2, -1, y), r"y has labels in \[-1, 1\]: they must be >= 0"),
+        (lambda y: y[:-1], r"y has shape \(63,\): it must hold one label per input, \(64,\)"),
+        (lambda y: torch.cat([y, y[:1]]), r"y has shape \(65,\): it must hold one label per input"),
+        (lambda y: y[:, None], r"y has shape \(64, 1\): it must hold one label per input"),
+        (lambda y: y.double() + 0.5, r"y has dtype torch.float64: labels must be an integer tensor"),
+        (lambda y: y > 0, r"y has dtype torch.bool: labels must be an integer tensor"),
+        (lambda y: y.tolist(), r"y of type list is not allowed: it must be a torch.Tensor"),
+    ],
+)
+def test_bad_labels_raise_one_line_config_error(call, labels, match):
+    """Before: IndexError ("Target 3 is out of bounds"), RuntimeError, or silent truncation of float and bool
+    labels; robust_accuracy at ε = 0 counted label 3 as wrong without a word."""
+    model = _linear(D, 3)
+    x, y = _batch()
+    with pytest.raises(ConfigError, match=match) as excinfo:
+        call(model, x, labels(y))
+    _assert_one_line(excinfo)
+
+
+def test_a_model_with_one_logit_column_is_refused():
+    model = _linear(D, 1)
+    x, y = _batch(k=1)
+    with pytest.raises(ConfigError, match=r"model output has shape \(64, 1\): expected \(N,\) logits"):
+        fgsm(model, x, y, 0.1)

@@ -159,3 +159,69 @@ def test_bad_input_gives_one_line_value_error(call, pattern):
         call()
     assert isinstance(info.value, ConfigError)
     assert "\n" not in str(info.value)
+
+
+# -- integer images and labels (one-line ConfigError, never a silent truncation) -----------------------------
+
+IMAGES = (torch.rand(6, 1, 2, 2) * 255).round()
+LABELS = torch.tensor([0, 1, 2, 0, 1, 2])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: mixup.mixup_batch(x, LABELS, 3, 1.0, generator=_generator()),
+        lambda x: mixup.mix(x, mixup.one_hot(LABELS, 3), 0.3, torch.arange(6).roll(1)),
+    ],
+)
+def test_integer_images_are_refused_with_the_fix(dtype, call):
+    """An integer batch (0..255 pixels) would be mixed with λ cast to the integer type: refused, not mixed."""
+    with pytest.raises(ConfigError, match=rf"x has dtype {dtype}: .*pixels in \[0, 1\].*x\.float\(\) / 255") as info:
+        call(IMAGES.to(dtype))
+    assert "\n" not in str(info.value)
+
+
+def test_mix_refuses_integer_targets():
+    with pytest.raises(ConfigError, match=r"targets have dtype torch.int64: .*soft labels .*one_hot"):
+        mixup.mix(torch.rand(6, 2), LABELS[:, None].expand(6, 3), 0.3, torch.arange(6))
+
+
+@pytest.mark.parametrize(
+    ("y", "num_classes", "alpha", "pattern"),
+    [
+        (torch.tensor([0, 1, 2, 3, 0, 1]), 3, 1.0, r"y has labels in \[0, 3\]: they must be in \[0, 3\) for 3 classes"),
+        (torch.tensor([0, 1, -1, 2, 0, 1]), 3, 1.0, r"y has labels in \[-1, 2\]: they must be in \[0, 3\)"),
+        (LABELS[:5], 3, 1.0, r"y has shape \(5,\): it must hold one label per input, \(6,\)"),
+        (torch.cat([LABELS, LABELS[:1]]), 3, 1.0, r"y has shape \(7,\): it must hold one label per input"),
+        (LABELS[:, None], 3, 1.0, r"y has shape \(6, 1\)"),
+        (LABELS.double() + 0.7, 4, 1.0, r"y has dtype torch.float64: labels must be an integer tensor"),
+        (LABELS > 0, 2, 1.0, r"y has dtype torch.bool: labels must be an integer tensor"),
+        (LABELS.tolist(), 3, 1.0, r"y of type list is not allowed: it must be a torch.Tensor"),
+        (torch.zeros(6, dtype=torch.long), 1, 1.0, r"num_classes=1 is not allowed: it must be an integer >= 2"),
+        (LABELS, 3.0, 1.0, r"num_classes=3\.0 is not allowed: it must be an integer >= 2"),
+        (LABELS.clamp(max=1), True, 1.0, r"num_classes=True is not allowed"),
+        (LABELS, 3, True, r"alpha=True is not allowed: it must be a finite number >= 0"),
+    ],
+)
+def test_mixup_batch_refuses_bad_labels_classes_and_alpha(y, num_classes, alpha, pattern):
+    """Before: RuntimeError/IndexError from one_hot or indexing, or silent truncation (0.7 → 0, True → 1)."""
+    with pytest.raises(ConfigError, match=pattern) as info:
+        mixup.mixup_batch(torch.rand(6, 3), y, num_classes, alpha, generator=_generator())
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("call", [lambda: mixup.sample_lambda(True), lambda: mixup.sample_mixture_lambda(1.0, False)])
+def test_bool_alpha_or_beta_is_refused(call):
+    with pytest.raises(ConfigError, match=r"(alpha=True|beta=False) is not allowed"):
+        call()
+
+
+def test_valid_labels_still_mix():
+    batch = mixup.mixup_batch(torch.rand(6, 3), LABELS.int(), 3, 1.0, generator=_generator())
+    assert batch.targets.sum(dim=1).allclose(torch.ones(6))
+    torch.testing.assert_close(
+        batch.targets,
+        float(batch.lam) * F.one_hot(LABELS, 3).float()
+        + (1 - float(batch.lam)) * F.one_hot(LABELS, 3).float()[batch.perm],
+    )
