@@ -292,6 +292,16 @@ def build(
     return model
 
 
+def check_spec(name: str, kw: dict) -> None:
+    """Check a model name and its keywords as :func:`build` does, without building anything.
+
+    (Building on the meta device would check the same, but its first weight initialisation imports
+    ``torch._dynamo``: seconds, before a bad config's one-line error.)
+    """
+    family, _, _ = _parse_name(name)
+    _check_kw(name, family, kw)
+
+
 def is_convolutional(name: str) -> bool:
     """True for the convolutional nets (``wrn-<depth>-<k>``, ``preact-resnet18``): they need image input
     (N, C, H, W); the linear models (``logreg``, ``two-layer-relu``) take vectors or flattened images.

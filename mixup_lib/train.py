@@ -217,9 +217,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     images = _dataset_is_images(cfg["dataset"])
     _check_model_fits_input(cfg["model"], f"dataset={cfg['dataset']!r} (2 features per point)", images)
     cfg["model_kwargs"] = _check_json_dict("model_kwargs", cfg["model_kwargs"])
-    # Build on the meta device: checks the name and keywords in microseconds, allocates nothing.
-    with torch.device("meta"):
-        models.build(cfg["model"], 2, 1, **cfg["model_kwargs"])
+    models.check_spec(cfg["model"], cfg["model_kwargs"])
 
     check_choice("method", cfg["method"], METHODS)
     cfg["alpha"] = _check_number("alpha", cfg["alpha"])
