@@ -53,6 +53,12 @@ def _model_kwarg(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
+def _folder_or_unset(text: str) -> str | None:
+    """A folder flag's value; an empty one (``--runs-dir ""``, e.g. from an unset shell variable) means unset,
+    i.e. the default folder, as an empty ``$MIXUP_RUNS`` does, never the current folder."""
+    return text or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``train`` and ``download`` subcommands)."""
     from mixup_lib import train
@@ -109,15 +115,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=d["eval_batch_size"],
         help="evaluation batch size (default: 256 on the CPU, 1024 on a GPU)",
     )
-    t.add_argument("--device", default=d["device"], help="auto (cuda, then mps, then cpu), cpu, cuda[:i] or mps")
-    t.add_argument("--name", default=d["name"], help="label of the run directory <name>-<hash>")
-    t.add_argument("--runs-dir", default=None, help="run store (default: $MIXUP_RUNS or ./runs)")
-    t.add_argument("--results-dir", default=None, help="committed results (default: $MIXUP_RESULTS or <repo>/results)")
+    t.add_argument("--device", default=d["device"], help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:<i> or mps")
+    t.add_argument(
+        "--name",
+        default=d["name"],
+        help=f"label of the run directory <name>-<hash>: letters, digits, '-', '_', '.'; "
+        f"at most {train.MAX_NAME_BYTES} bytes",
+    )
+    t.add_argument(
+        "--runs-dir",
+        type=_folder_or_unset,
+        default=None,
+        help="run store (default, also when empty: $MIXUP_RUNS or ./runs)",
+    )
+    t.add_argument(
+        "--results-dir",
+        type=_folder_or_unset,
+        default=None,
+        help="committed results (default, also when empty: $MIXUP_RESULTS or <repo>/results)",
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
 
     dl = sub.add_parser("download", help="fetch a data set's files into the data folder (needs internet)")
     dl.add_argument("name", help="two_moons, svhn, cifar10, cifar100, fashion_mnist or kmnist")
-    dl.add_argument("--root", default=None, help="data root (default: $MIXUP_DATA or ./data)")
+    dl.add_argument(
+        "--root",
+        type=_folder_or_unset,
+        default=None,
+        help="data root (default, also when empty: $MIXUP_DATA or ./data)",
+    )
     return parser
 
 

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from mixup_lib.errors import require
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+#: What a device name may be: one of :data:`DEVICE_CHOICES`, or ``cuda:<i>`` with i a GPU index 0, 1, ...
+_DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_ALLOWED_TEXT = "auto, cpu, cuda, cuda:<i> (i = 0, 1, ...) or mps"
+
+
+def check_device_name(device: object) -> str:
+    """Return ``device`` if it is a well-formed device name (:data:`DEVICE_CHOICES` or ``cuda:<i>``), else raise
+    a one-line :class:`~mixup_lib.errors.ConfigError` listing the allowed forms. Says nothing about availability."""
+    require(
+        isinstance(device, str) and _DEVICE_PATTERN.fullmatch(device) is not None,
+        f"device={device!r} is not allowed: choose {_ALLOWED_TEXT}",
+    )
+    return device
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """Turn ``auto``/``cpu``/``cuda[:i]``/``mps`` into a ``torch.device`` that exists on this machine."""
-    name = str(device)
-    require(
-        name.split(":")[0] in DEVICE_CHOICES,
-        f"device={device!r} is not allowed: choose one of {', '.join(DEVICE_CHOICES)} (cuda:<i> too)",
-    )
+    """Turn ``auto``/``cpu``/``cuda[:i]``/``mps`` into a ``torch.device`` that exists on this machine.
+
+    A malformed name, or a device this machine lacks (no CUDA, a GPU index past the last, no MPS), raises a
+    one-line :class:`~mixup_lib.errors.ConfigError`.
+    """
+    name = check_device_name(str(device))
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -24,6 +39,12 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         require(torch.cuda.is_available(), f"device={device!r} is not available here: no CUDA GPU (use auto or cpu)")
+        count = torch.cuda.device_count()
+        index = int(name.partition(":")[2] or 0)
+        require(
+            index < count,
+            f"device={device!r} is not available: {count} CUDA GPU(s) here (cuda:0 to cuda:{count - 1})",
+        )
     if name == "mps":
         require(torch.backends.mps.is_available(), f"device={device!r} is not available here (use 'auto' or 'cpu')")
     return torch.device(name)

@@ -29,6 +29,10 @@ from mixup_lib.errors import ConfigError, check_positive_int, require
 MODEL_NAMES = ("wrn-<depth>-<k>", "preact-resnet18", "logreg", "two-layer-relu")
 
 _WRN_PATTERN = re.compile(r"wrn-(\d+)-(\d+)")
+#: Model families that are convolutional (need images); the others are the linear models of Section 3.
+CONV_FAMILIES = ("wrn", "preact-resnet18")
+#: The models that take vectors (e.g. two moons' 2 features) as well as flattened images.
+VECTOR_MODELS = ("logreg", "two-layer-relu")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -286,6 +290,24 @@ def build(
     if mean is not None or std is not None:
         model = nn.Sequential(_normalize_layer(mean, std, in_channels), model)
     return model
+
+
+def check_spec(name: str, kw: dict) -> None:
+    """Check a model name and its keywords as :func:`build` does, without building anything.
+
+    (Building on the meta device would check the same, but its first weight initialisation imports
+    ``torch._dynamo``: seconds, before a bad config's one-line error.)
+    """
+    family, _, _ = _parse_name(name)
+    _check_kw(name, family, kw)
+
+
+def is_convolutional(name: str) -> bool:
+    """True for the convolutional nets (``wrn-<depth>-<k>``, ``preact-resnet18``): they need image input
+    (N, C, H, W); the linear models (``logreg``, ``two-layer-relu``) take vectors or flattened images.
+    An unknown name raises the one-line :class:`ConfigError` of :func:`build`."""
+    family, _, _ = _parse_name(name)
+    return family in CONV_FAMILIES
 
 
 def _parse_name(name: object) -> tuple[str, int, int]:

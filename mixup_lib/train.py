@@ -44,6 +44,7 @@ metrics on rerun, and a run resumed from a checkpoint continues exactly as if un
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 import sys
@@ -58,7 +59,8 @@ from torch import nn
 
 from mixup_lib import accel
 from mixup_lib.attacks import eval_mode
-from mixup_lib.devices import DEVICE_CHOICES, device_description, resolve_device
+from mixup_lib.data import load_dataset
+from mixup_lib.devices import check_device_name, device_description, resolve_device
 from mixup_lib.errors import ConfigError, check_choice, check_finite, check_nonnegative, check_positive_int, require
 from mixup_lib.mixup import MIX_MODES, cross_entropy, mix, one_hot, predict_labels, sample_lambda, soft_cross_entropy
 
@@ -74,6 +76,12 @@ METHODS = ("erm", "mixup")
 SCHEDULES = ("onecycle", "cosine", "constant")
 #: Default warm-up fraction per schedule (used when ``warmup_fraction`` is None).
 DEFAULT_WARMUP = {"onecycle": 0.2, "cosine": 0.0, "constant": 0.0}
+#: Longest run name, in UTF-8 bytes. File names are limited to 255 bytes; the longest name derived from a run's
+#: label is runs.py's corrupt copy ``<name>-<16-hex hash>.corrupt-<YYYYmmdd-HHMMSS>-<pid>`` (name + 49 bytes for
+#: a 7-digit pid), so 206 would fit; 128 leaves room to spare.
+MAX_NAME_BYTES = 128
+#: Two moons' noise when ``data_kwargs`` sets none: the loader's default (read here, not repeated).
+_TWO_MOONS_DEFAULT_NOISE = inspect.signature(load_dataset).parameters["noise"].default
 #: Keyword arguments of ``data.load_dataset`` that a config may set through ``data_kwargs``.
 DATA_KWARGS = ("noise",)
 
@@ -143,42 +151,73 @@ def _check_json_dict(name: str, value: object) -> dict:
     return dict(value)
 
 
+def _dataset_is_images(dataset: str) -> bool:
+    """True for the image data sets; two moons is 2 features per point."""
+    return dataset != "two_moons"
+
+
+def _check_model_fits_input(model: str, what: str, images: bool) -> None:
+    """Refuse, in one line and before anything is built or trained, a convolutional net on vector data."""
+    from mixup_lib import data, models
+
+    image_sets = ", ".join(name for name in data.DATASET_NAMES if _dataset_is_images(name))
+    require(
+        images or not models.is_convolutional(model),
+        f"model={model!r} does not fit {what}: use {' or '.join(models.VECTOR_MODELS)} there; "
+        f"wrn-<depth>-<k> and preact-resnet18 need an image data set ({image_sets})",
+    )
+
+
+def _check_name(name: object) -> str:
+    """A run label fit for a file name: letters, digits, '-', '_', '.' (not first), at most MAX_NAME_BYTES."""
+    require(isinstance(name, str) and name != "", f"name={name!r} is not allowed: it must be a non-empty string")
+    require(
+        all(c.isalnum() or c in "-_." for c in name) and not name.startswith("."),
+        f"name={_shorten(name)} is not allowed: use letters, digits, '-', '_' and '.' only (not '.' first)",
+    )
+    size = len(name.encode())
+    require(
+        size <= MAX_NAME_BYTES,
+        f"name={_shorten(name)} is not allowed: it is {size} bytes long (UTF-8), at most {MAX_NAME_BYTES} are allowed "
+        "(the run folder <name>-<hash> and its lock, temporary and corrupt-copy names must fit the file system's "
+        "255-byte limit)",
+    )
+    return name
+
+
+def _shorten(text: str, keep: int = 40) -> str:
+    """``repr(text)``, cut in the middle when long, so that a one-line message stays readable."""
+    return repr(text) if len(text) <= 2 * keep else f"{text[:keep]!r}...{text[-keep:]!r} ({len(text)} characters)"
+
+
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Fill in defaults and check every field; return the completed config or raise a one-line ConfigError.
 
-    Unknown fields are rejected. For ``method="erm"`` the mixup-only fields are normalized (α = 0,
-    ``mix_mode="batch"``) so that ERM runs do not fork on them; ``warmup_fraction=None`` becomes the
-    schedule's default.
+    Unknown fields are rejected, and so is a model that does not fit the data set (a convolutional net on
+    two moons). Fields that cannot change any number get one canonical value, so that such configs share one
+    hash (:func:`_drop_fields_without_effect`: mixup with α = 0 becomes ERM, ERM drops α and ``mix_mode``,
+    ``augment`` on a data set without a recipe, ...); ``warmup_fraction=None`` becomes the schedule's default.
     """
     from mixup_lib import data, models
 
     require(isinstance(config, Mapping), f"config of type {type(config).__name__} is not allowed: it must be a dict")
     allowed = {**_DEFAULTS, **OPTIONAL_DEFAULTS}
     unknown = sorted(set(config) - set(allowed))
-    require(
-        not unknown, f"config field {unknown[0] if unknown else ''!r} is unknown: allowed are {', '.join(allowed)}"
-    )
+    require(not unknown, f"config field {unknown[0] if unknown else ''!r} is unknown: allowed are {', '.join(allowed)}")
     cfg = default_config()
     cfg.update(copy.deepcopy(dict(config)))
 
-    require(
-        isinstance(cfg["name"], str) and cfg["name"] != "",
-        f"name={cfg['name']!r} is not allowed: it must be a non-empty string",
-    )
-    require(
-        all(c.isalnum() or c in "-_." for c in cfg["name"]) and not cfg["name"].startswith("."),
-        f"name={cfg['name']!r} is not allowed: use letters, digits, '-', '_' and '.' only",
-    )
+    _check_name(cfg["name"])
     require(cfg["dataset"] is not None, f"dataset is required: choose one of {', '.join(data.DATASET_NAMES)}")
     check_choice("dataset", cfg["dataset"], data.DATASET_NAMES)
     require(
         isinstance(cfg["model"], str),
         "model is required: e.g. 'wrn-16-2', 'preact-resnet18', 'logreg', 'two-layer-relu'",
     )
+    images = _dataset_is_images(cfg["dataset"])
+    _check_model_fits_input(cfg["model"], f"dataset={cfg['dataset']!r} (2 features per point)", images)
     cfg["model_kwargs"] = _check_json_dict("model_kwargs", cfg["model_kwargs"])
-    # Build on the meta device: checks the name and keywords in microseconds, allocates nothing.
-    with torch.device("meta"):
-        models.build(cfg["model"], 2, 1, **cfg["model_kwargs"])
+    models.check_spec(cfg["model"], cfg["model_kwargs"])
 
     check_choice("method", cfg["method"], METHODS)
     cfg["alpha"] = _check_number("alpha", cfg["alpha"])
@@ -215,10 +254,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         cfg["data_kwargs"]["noise"] = _check_number("data_kwargs['noise']", cfg["data_kwargs"]["noise"])
     if cfg["eval_batch_size"] is not None:
         cfg["eval_batch_size"] = _check_int("eval_batch_size", cfg["eval_batch_size"], 1)
-    require(
-        isinstance(cfg["device"], str) and cfg["device"].split(":")[0] in DEVICE_CHOICES,
-        f"device={cfg['device']!r} is not allowed: choose one of {', '.join(DEVICE_CHOICES)} (cuda:<i> too)",
-    )
+    check_device_name(cfg["device"])
 
     if "track_penalty" in cfg:
         cfg["track_penalty"] = _check_int("track_penalty", cfg["track_penalty"], 0)
@@ -226,9 +262,45 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         if key in cfg and cfg[key] == default:
             del cfg[key]
 
+    return _drop_fields_without_effect(cfg)
+
+
+def _drop_fields_without_effect(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Give fields that cannot change any number one canonical value, so that configs computing the same
+    thing share one hash (and one run folder). Each rule below was checked to leave the numbers unchanged:
+
+    - mixup with α = 0 is ERM: λ ~ Beta(0, 0) is taken as λ = 1 (:func:`~mixup_lib.mixup.sample_lambda`), so
+      every mixed batch equals its clean batch and its one-hot labels (the mixing stream is separate from the
+      order/augment/init streams, so the batches are the same). It becomes ``method="erm"``.
+    - ERM ignores the mixup-only fields: ``alpha = 0``, ``mix_mode = "batch"``.
+    - ``augment=True`` on a data set whose recipe changes nothing (two moons, SVHN) becomes False.
+    - ``data_kwargs={"noise": <the loader's default>}`` is the same sample as no ``noise``.
+    - Two moons' ``n_train``/``n_test`` equal to its default size are the same sample as None.
+    - ``data_seed`` only chooses subsets (and the ``track_penalty`` points): with the whole image data set
+      for training and test and no tracking it becomes 0.
+    - ``batch_size`` above ``n_train`` is one full batch per epoch, as ``batch_size = n_train`` is.
+    """
+    from mixup_lib import data
+
+    if cfg["method"] == "mixup" and cfg["alpha"] == 0:
+        cfg["method"] = "erm"
     if cfg["method"] == "erm":
         cfg["alpha"] = 0.0
         cfg["mix_mode"] = "batch"
+    moons = not _dataset_is_images(cfg["dataset"])
+    if cfg["augment"] and (moons or data.dataset_info(cfg["dataset"]).augment.is_identity):
+        cfg["augment"] = False
+    if cfg["data_kwargs"].get("noise") == _TWO_MOONS_DEFAULT_NOISE:
+        del cfg["data_kwargs"]["noise"]
+    if moons:
+        for key in ("n_train", "n_test"):
+            if cfg[key] == data.TWO_MOONS_DEFAULT_N:
+                cfg[key] = None
+    elif cfg["n_train"] is None and cfg["n_test"] is None and "track_penalty" not in cfg:
+        cfg["data_seed"] = 0
+    n_train = data.TWO_MOONS_DEFAULT_N if moons and cfg["n_train"] is None else cfg["n_train"]
+    if n_train is not None:
+        cfg["batch_size"] = min(cfg["batch_size"], n_train)
     return cfg
 
 
@@ -284,6 +356,33 @@ def mixup_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return soft_cross_entropy(logits, targets)
 
 
+def divergence_message(config: Mapping[str, Any], epoch: int, loss: float) -> str:
+    """One line for a non-finite training loss, naming the likely cause from the config.
+
+    Weight decay alone is a quadratic of curvature ``weight_decay``; SGD with heavy-ball momentum μ and step
+    η on it, w ← w − η·wd·w + μ(w − w_prev), is stable iff 0 < η·wd < 2(1 + μ) (the roots of
+    z² − (1 + μ − η·wd) z + μ lie inside the unit circle). Past that bound the decay step by itself makes the
+    weights grow without limit, and the culprit is whichever of ``weight_decay`` and ``lr`` lies further above
+    its default (:func:`default_config`); below it, the decay is stable and the step is too large for the
+    loss: ``lr``.
+    """
+    lr, wd, momentum = config["lr"], config["weight_decay"], config["momentum"]
+    bound = 2 * (1 + momentum)
+    head = f"training diverged in epoch {epoch}: the training loss is {loss}"
+    product = f"lr·weight_decay = {lr * wd:.3g}"
+    if lr * wd >= bound and wd / _DEFAULTS["weight_decay"] >= lr / _DEFAULTS["lr"]:
+        return (
+            f"{head}; likely cause: weight_decay={wd!r} is too large for lr={lr!r} ({product} >= 2·(1 + momentum) "
+            f"= {bound:.3g}, where the decay step alone makes the weights grow without limit): use weight_decay "
+            f"< {bound / lr:.3g} (default {_DEFAULTS['weight_decay']})"
+        )
+    stable = "exceeds" if lr * wd >= bound else "is below"
+    return (
+        f"{head}; likely cause: lr={lr!r} is too large for this model and data ({product} {stable} the "
+        f"weight-decay bound 2·(1 + momentum) = {bound:.3g}): try a lower lr (default {_DEFAULTS['lr']})"
+    )
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The trainer
 
@@ -325,6 +424,8 @@ class Trainer:
                 seed=cfg["data_seed"],
                 **cfg["data_kwargs"],
             )
+        vectors = f"the data {data.name!r} ({data.in_channels} features per point)"
+        _check_model_fits_input(cfg["model"], vectors, data.input_size is not None)
         self.data = data.to(self.device)
         n = len(self.data.x_train)
         require(n >= 2, f"the training set has {n} examples: at least 2 are needed")
@@ -532,9 +633,7 @@ class Trainer:
         bar.close()
         weights = torch.tensor(sizes, dtype=torch.float64, device=self.device)
         mix_loss = float(torch.stack(losses).double() @ weights) / sum(sizes)  # the epoch's one host sync
-        require(
-            math.isfinite(mix_loss), f"training diverged in epoch {self.epoch + 1}: loss is {mix_loss} (try a lower lr)"
-        )
+        require(math.isfinite(mix_loss), divergence_message(cfg, self.epoch + 1, mix_loss))
         bs = cfg["eval_batch_size"] or (256 if self.device.type == "cpu" else 1024)
         with accel.autocast(self.device):
             train_loss, train_acc = evaluate(self.model, self.data.x_train, self.data.y_train, bs)

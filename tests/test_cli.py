@@ -159,3 +159,60 @@ def test_python_dash_m_entry_point():
         text=True,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: dataset='nope'")
+
+
+# -- reliability: one line for each mistake, no clutter --------------------------------------------------------
+
+
+def _without_model_kwargs(argv):
+    argv = list(argv)
+    i = argv.index("--model-kwarg")
+    return argv[:i] + argv[i + 2 :]
+
+
+@pytest.mark.parametrize("model", ["wrn-10-1", "preact-resnet18"])
+def test_a_conv_net_on_two_moons_exits_2_with_one_line_naming_what_fits(folders, capsys, model):
+    argv = _replace(_without_model_kwargs(TINY), "--model", model)
+    _one_line_error(capsys, argv, f"model={model!r}", "two_moons", "logreg or two-layer-relu", "image data set")
+    assert not (folders / "runs").exists()
+
+
+@pytest.mark.parametrize("device", ["cuda:x", "cpu:-1", "gpu", "cuda:", "cuda:-1"])
+def test_a_malformed_device_exits_2_with_one_line_listing_the_allowed_forms(folders, capsys, device):
+    _one_line_error(capsys, _replace(TINY, "--device", device), f"device={device!r}", "cuda:<i>", "mps")
+
+
+def test_cuda_on_a_machine_without_cuda_exits_2_with_one_line(folders, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _one_line_error(capsys, _replace(TINY, "--device", "cuda:0"), "device='cuda:0' is not available", "no CUDA GPU")
+
+
+@pytest.mark.parametrize("name", ["n" * 300, "é" * 200, "a/b", "a\tb"])
+def test_an_over_long_or_odd_name_exits_2_with_one_line(folders, capsys, name):
+    _one_line_error(capsys, [*TINY, "--name", name], "name=", "is not allowed")
+    assert not (folders / "runs").exists()  # refused before anything was written
+
+
+def test_an_empty_runs_dir_means_the_default_store_not_the_current_folder(folders, capsys, monkeypatch):
+    cwd = folders / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main([*TINY, "--no-progress", "--runs-dir", "", "--results-dir", ""]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"run: {folders / 'runs'}{'/'}run-") and list(cwd.iterdir()) == []
+
+
+def test_a_divergence_from_weight_decay_exits_2_with_one_line_blaming_weight_decay(folders, capsys):
+    argv = [*_replace(_replace(TINY, "--epochs", "3"), "--n-train", "256"), "--weight-decay", "1e4", "--no-progress"]
+    _one_line_error(capsys, argv, "training diverged", "weight_decay=10000.0 is too large for lr=0.1")
+
+
+def test_configs_with_the_same_numbers_reuse_one_run(folders, capsys):
+    """mixup with α = 0 is ERM and two moons has no augmentation: the store returns the ERM run."""
+    assert main([*TINY, "--no-progress"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    for extra in (["--method", "mixup", "--alpha", "0"], ["--augment"], ["--noise", "0.1"]):
+        assert main([*TINY, "--no-progress", *extra]) == 0
+        out = capsys.readouterr().out
+        assert out.splitlines()[0] == first and out.endswith("(from store)\n"), extra
+    assert len(list((folders / "runs").glob("run-*"))) == 1

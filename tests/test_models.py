@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from mixup_lib import models
 from mixup_lib.errors import ConfigError
 from mixup_lib.models import MODEL_NAMES, Normalize, build, count_parameters
 
@@ -241,3 +242,44 @@ def test_bad_width_dropout_input_size_and_normalization():
     _single_line_error(r"mean=\[0\.5\]", "logreg", 10, 3, mean=[0.5], std=[1.0, 1.0, 1.0])
     _single_line_error(r"std=\[1\.0, 0\.0\]", "logreg", 2, 2, mean=[0.0, 0.0], std=[1.0, 0.0])
     _single_line_error(r"give both", "logreg", 2, 2, mean=[0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("wrn-10-1", {}),
+        ("wrn-10-1", {"dropout": 0.3}),
+        ("wrn-10-1", {"dropout": 1.0}),
+        ("wrn-10-1", {"width": 4}),
+        ("wrn-15-2", {}),
+        ("wrn-10-0", {}),
+        ("preact-resnet18", {"width": 4}),
+        ("preact-resnet18", {"width": 0}),
+        ("logreg", {"bias": False, "binary": True}),
+        ("logreg", {"bias": "no"}),
+        ("two-layer-relu", {"hidden": 8}),
+        ("two-layer-relu", {"hidden": 2.5}),
+        ("resnet-9000", {}),
+        (7, {}),
+    ],
+)
+def test_check_spec_accepts_and_refuses_exactly_what_build_does(name, kw):
+    """The trainer's config check uses check_spec (no model built): it must agree with build, message and all."""
+    try:
+        models.build(name, 2, 1, **kw)
+    except ConfigError as err:
+        with pytest.raises(ConfigError) as spec_err:
+            models.check_spec(name, kw)
+        assert str(spec_err.value) == str(err)
+    else:
+        models.check_spec(name, kw)
+
+
+def test_is_convolutional_matches_the_built_models():
+    for name in ("wrn-10-1", "wrn-16-8", "preact-resnet18", "logreg", "two-layer-relu"):
+        built = models.build(name, 2, 1, input_size=(8, 8))
+        has_conv = any(isinstance(m, torch.nn.Conv2d) for m in built.modules())
+        assert models.is_convolutional(name) == has_conv
+        assert (name in models.VECTOR_MODELS) == (not has_conv)
+    with pytest.raises(ConfigError, match="model='resnet-9000'"):
+        models.is_convolutional("resnet-9000")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import math
@@ -289,3 +290,188 @@ def test_tracking_the_penalty_records_it_and_changes_no_other_number():
     assert torch.equal(erm.penalty_points, points)
     assert not torch.equal(train.Trainer({**cfg, "data_seed": 1, "track_penalty": 50}).penalty_points, points)
     assert len(train.Trainer({**cfg, "track_penalty": 10_000}).penalty_points) == MOONS["n_train"]
+
+
+# -- model and data, device, name: one line before anything is trained ---------------------------------------
+
+
+@pytest.mark.parametrize("model", ["wrn-10-1", "preact-resnet18"])
+def test_a_conv_net_on_two_moons_is_refused_in_one_line_naming_what_fits(model):
+    with pytest.raises(ConfigError) as err:
+        train.validate_config({**MOONS, "model": model})
+    message = str(err.value)
+    assert "\n" not in message and f"model={model!r}" in message and "dataset='two_moons'" in message
+    assert "logreg or two-layer-relu" in message and "image data set" in message and "fashion_mnist" in message
+    train.validate_config({**MOONS, "dataset": "fashion_mnist", "model": model})  # images: fine
+    for vector_model in ("logreg", "two-layer-relu"):
+        train.validate_config({**MOONS, "model": vector_model})
+
+
+def test_a_conv_net_on_injected_vector_data_is_refused_before_training():
+    images = _tiny_images()
+    x_train, x_test = images.x_train.flatten(1)[:, :5], images.x_test.flatten(1)[:, :5]
+    vectors = dataclasses.replace(
+        images, name="vectors", x_train=x_train, x_test=x_test, in_channels=5, input_size=None
+    )
+    with pytest.raises(ConfigError, match="does not fit the data 'vectors' \\(5 features per point\\): use logreg"):
+        train.Trainer({**MOONS, "dataset": "fashion_mnist", "model": "wrn-10-1"}, data=vectors)
+    assert train.Trainer({**MOONS, "dataset": "fashion_mnist", "model": "wrn-10-1"}, data=images).model is not None
+
+
+@pytest.mark.parametrize("device", ["cuda:x", "cpu:-1", "gpu", "cuda:", "cuda:-1", "CPU", "cuda:0:1", "", 0])
+def test_a_malformed_device_is_refused_in_one_line_listing_the_allowed_forms(device):
+    from mixup_lib.devices import resolve_device
+
+    with pytest.raises(ConfigError) as err:
+        train.validate_config({**MOONS, "device": device})
+    allowed = "auto, cpu, cuda, cuda:<i> (i = 0, 1, ...) or mps"
+    assert str(err.value) == f"device={device!r} is not allowed: choose {allowed}"
+    if isinstance(device, str):
+        with pytest.raises(ConfigError, match="is not allowed: choose auto, cpu, cuda, cuda:<i>"):
+            resolve_device(device)
+
+
+def test_a_well_formed_device_this_machine_lacks_is_one_line(monkeypatch):
+    from mixup_lib.devices import resolve_device
+
+    for device in ("auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"):
+        assert train.validate_config({**MOONS, "device": device})["device"] == device  # valid anywhere
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^device='cuda:0' is not available here: no CUDA GPU"):
+        resolve_device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(
+        ConfigError, match=r"^device='cuda:2' is not available: 2 CUDA GPU\(s\) here \(cuda:0 to cuda:1\)"
+    ):
+        resolve_device("cuda:2")
+
+
+def test_an_over_long_or_odd_name_is_refused_in_one_line_and_the_longest_fits_the_file_system():
+    from mixup_lib import runs
+
+    longest = "n" * train.MAX_NAME_BYTES
+    assert train.validate_config({**MOONS, "name": longest})["name"] == longest
+    # The longest file name derived from a run label: runs.py's corrupt copy, with a 7-digit pid.
+    corrupt = f"{runs.run_name({**MOONS, 'name': longest})}.corrupt-20261202-114400-4194304"
+    assert len(corrupt.encode()) <= 255
+    for name, size in (("n" * 300, 300), ("é" * 65, 130)):  # bytes, not characters, count
+        with pytest.raises(ConfigError) as err:
+            train.validate_config({**MOONS, "name": name})
+        message = str(err.value)
+        assert f"it is {size} bytes long (UTF-8), at most {train.MAX_NAME_BYTES}" in message
+        assert "\n" not in message and len(message) < 400  # the name is shortened in the message
+    for name in ("a/b", "a\x00b", "..", ".hidden", "a b", "", 7):
+        with pytest.raises(ConfigError, match="name="):
+            train.validate_config({**MOONS, "name": name})
+
+
+# -- divergence: the message names the likely cause ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "culprit", "innocent"),
+    [
+        ({"weight_decay": 1e4}, "weight_decay=10000.0 is too large for lr=0.1", "lr=0.1 is too large"),
+        ({"lr": 1e4}, "lr=10000.0 is too large", "weight_decay=0.0005 is too large"),
+        ({"lr": 1e3, "schedule": "constant"}, "lr=1000.0 is too large", "weight_decay=0.0005 is too large"),
+    ],
+)
+def test_a_divergence_names_the_likely_cause_in_one_line(change, culprit, innocent):
+    with pytest.raises(ConfigError) as err:
+        train.train({**MOONS, **change}, progress=False)
+    message = str(err.value)
+    assert message.startswith("training diverged in epoch ") and "loss is nan" in message and "\n" not in message
+    assert culprit in message and innocent not in message
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_the_weight_decay_bound_in_the_divergence_message_is_where_torch_sgd_blows_up(momentum):
+    """Weight decay alone (zero loss gradient) under torch's SGD: stable just below lr·wd = 2(1 + μ), not above."""
+    lr, bound = 0.1, 2 * (1 + momentum)
+
+    def final_size(ratio: float) -> float:
+        w = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+        opt = torch.optim.SGD([w], lr=lr, momentum=momentum, weight_decay=ratio * bound / lr)
+        for _ in range(500):
+            w.grad = torch.zeros_like(w)
+            opt.step()
+        return abs(w.item())
+
+    assert final_size(0.99) < 1e-3 and final_size(1.01) > 1e3
+    config = train.validate_config({**MOONS, "momentum": momentum})
+    below = train.divergence_message({**config, "weight_decay": 0.99 * bound / lr}, 1, math.nan)
+    above = train.divergence_message({**config, "weight_decay": 1.01 * bound / lr}, 1, math.nan)
+    assert "likely cause: lr=0.1" in below and "likely cause: weight_decay=" in above
+
+
+# -- configs that compute the same numbers share one hash ------------------------------------------------------
+
+IMAGES = {"dataset": "fashion_mnist", "model": "wrn-10-1", "epochs": 1, "device": "cpu"}
+SAME_NUMBERS = [  # (config, its twin): identical numbers, so one hash
+    ({**MOONS, "method": "mixup", "alpha": 0.0}, MOONS),
+    ({**MOONS, "method": "mixup", "alpha": 0, "mix_mode": "sample"}, MOONS),
+    ({**MOONS, "augment": True}, MOONS),
+    ({**MOONS, "data_kwargs": {"noise": 0.1}}, MOONS),
+    ({**MOONS, "n_train": 1000, "n_test": 1000}, {**MOONS, "n_train": None, "n_test": None}),
+    ({**MOONS, "batch_size": 4096}, {**MOONS, "batch_size": 256}),
+    ({**IMAGES, "dataset": "svhn", "augment": True}, {**IMAGES, "dataset": "svhn"}),
+    ({**IMAGES, "data_seed": 5}, IMAGES),
+]
+DIFFERENT_NUMBERS = [  # near misses of the rules above: they must keep their own hash
+    ({**MOONS, "method": "mixup", "alpha": 0.05}, MOONS),
+    ({**IMAGES, "augment": True}, IMAGES),
+    ({**MOONS, "data_kwargs": {"noise": 0.2}}, MOONS),
+    ({**MOONS, "n_train": 999}, {**MOONS, "n_train": None}),
+    ({**MOONS, "batch_size": 255}, {**MOONS, "batch_size": 256}),
+    ({**IMAGES, "data_seed": 5, "n_train": 100}, {**IMAGES, "n_train": 100}),
+    ({**IMAGES, "data_seed": 5, "n_test": 100}, {**IMAGES, "n_test": 100}),
+    ({**IMAGES, "data_seed": 5, "track_penalty": 8}, {**IMAGES, "track_penalty": 8}),
+]
+
+
+@pytest.mark.parametrize(("config", "twin"), SAME_NUMBERS)
+def test_configs_that_compute_the_same_numbers_share_one_hash(config, twin):
+    from mixup_lib import runs
+
+    assert train.validate_config(config) == train.validate_config(twin)
+    assert runs.config_hash(config) == runs.config_hash(twin)
+
+
+@pytest.mark.parametrize(("config", "twin"), DIFFERENT_NUMBERS)
+def test_configs_that_differ_keep_their_own_hash(config, twin):
+    from mixup_lib import runs
+
+    assert runs.config_hash(config) != runs.config_hash(twin)
+
+
+@pytest.mark.parametrize(("config", "twin"), [pair for pair in SAME_NUMBERS if pair[1]["dataset"] == "two_moons"])
+def test_the_merged_configs_really_train_to_the_same_numbers(monkeypatch, config, twin):
+    """With the merging switched off, each pair trains to the same weights and metrics (up to float32 rounding
+    in ``mix_loss`` for mixup with α = 0, whose soft-label loss rounds differently from ERM's)."""
+    monkeypatch.setattr(train, "_drop_fields_without_effect", lambda cfg: cfg)
+    short = {"epochs": 2, "model_kwargs": {"hidden": 16}}
+    a = train.Trainer({**config, **short})
+    b = train.Trainer({**twin, **short})
+    assert a.config != b.config  # the switch is off: two different configs
+    a.fit(progress=False)
+    b.fit(progress=False)
+    for row_a, row_b in zip(_no_time(a.metrics), _no_time(b.metrics), strict=True):
+        assert row_a.pop("mix_loss") == pytest.approx(row_b.pop("mix_loss"), rel=1e-6)
+        assert row_a == row_b
+    for wa, wb in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb)
+
+
+def test_the_merging_leaves_the_hashes_of_the_chapters_configs_unchanged():
+    """Golden hashes, measured before the merging rules existed: the chapters' runs are not orphaned."""
+    from mixup_lib import generalization, profiles, robustness, runs
+
+    paper = profiles.resolve("generalization", "paper")
+    kw = {k: paper[k] for k in ("width", "epochs", "n_train", "n_test", "alpha", "track_penalty")}
+    assert runs.config_hash(generalization.run_config("cifar10", "mixup", 0, **kw)) == "3b22dfb64cc210c4"
+    quick = profiles.resolve("robustness", "quick")
+    assert runs.config_hash(robustness.fig1a_configs(quick, "svhn")["mixup", 1]) == "fcf5e3d6c119f6b6"
+    sweep = robustness.alpha_sweep_configs(profiles.resolve("robustness", "paper"), "svhn")
+    assert runs.config_hash(sweep[0.0]) == "28833516d603c501"
