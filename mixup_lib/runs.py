@@ -272,17 +272,35 @@ def find_run(
     cfg = train_module.validate_config(config)
     digest = config_hash(cfg)
     for folder, source in ((_results(results_dir), "results"), (_runs(runs_dir), "store")):
-        for path in _candidates(folder, cfg["name"], digest):
-            try:
-                run = load_run(path, source)
-            except RunError as err:
-                if source == "results":  # read-only: say why it is skipped (runs/ entries are handled by training)
-                    log.warning("results entry %s is unusable and ignored: %s", path, err)
-                continue
-            if need_weights and not (run.has_weights and _checkpoint_problem(path / CHECKPOINT_FILE) is None):
-                continue  # the store's copy is healed (moved aside, trained again) by get_or_train
+        run = _find_in(folder, source, cfg, digest, need_weights)
+        if run is not None:
             return run
     return None
+
+
+def _find_in(folder: Path, source: str, cfg: Mapping[str, Any], digest: str, need_weights: bool) -> Run | None:
+    """The first usable finished run of ``cfg`` in one folder (``source``: ``"results"`` or ``"store"``)."""
+    for path in _candidates(folder, cfg["name"], digest):
+        try:
+            run = load_run(path, source)
+        except RunError as err:
+            if source == "results":  # read-only: say why it is skipped (runs/ entries are handled by training)
+                log.warning("results entry %s is unusable and ignored: %s", path, err)
+            continue
+        if need_weights and not _weights_usable(run):
+            continue  # trained into the store by get_or_train (a damaged store copy is moved aside first)
+        return run
+    return None
+
+
+def _weights_usable(run: Run) -> bool:
+    """Whether a run's checkpoint is there and sound; a damaged one in results/ is reported (it is never moved)."""
+    if not run.has_weights:
+        return False
+    problem = _checkpoint_problem(run.path / CHECKPOINT_FILE)
+    if problem is not None and run.source == "results":
+        log.warning("results entry %s has an unusable checkpoint and is ignored: %s", run.path, problem)
+    return problem is None
 
 
 def _results(results_dir: str | os.PathLike | None) -> Path:
@@ -370,8 +388,8 @@ def get_or_train(
                 waiting = f"waiting: another process is training {path.name}" if progress else None
                 held.enter_context(storage.exclusive(store / f".{path.name}.lock", waiting))
             _remove_leftovers(store, path)
-            # Another process may have finished this run while we waited for the lock.
-            found = find_run(cfg, runs_dir=runs_dir, results_dir=results_dir, need_weights=need_weights)
+            # Another process may have finished this run while we waited for the lock (results/ is read only).
+            found = _find_in(store, "store", cfg, digest, need_weights)
             if found is not None:
                 return found
             return _train_into(path, trainer, digest, progress, on_epoch_end)

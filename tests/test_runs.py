@@ -400,6 +400,18 @@ def test_a_damaged_checkpoint_of_a_finished_run_is_moved_aside_and_trained_again
     assert runs.get_or_train(MOONS, **store, need_weights=True).source == "store"  # healed for good
 
 
+def test_a_damaged_checkpoint_in_results_is_reported_and_left_alone(store, caplog):
+    made = runs.get_or_train(MOONS, **{**store, "runs_dir": store["results_dir"]})
+    _flip_64_bytes(made.path / "checkpoint.pt")
+    before = _snapshot(store["results_dir"])
+    with caplog.at_level(logging.WARNING):
+        run = runs.get_or_train(MOONS, **store, need_weights=True)
+    assert run.source == "trained" and run.path.parent == store["runs_dir"]
+    message = _one_warning(caplog)
+    assert str(made.path) in message and "sha256 does not match" in message and "ignored" in message
+    assert _snapshot(store["results_dir"]) == before
+
+
 def test_a_checkpoint_without_sidecar_from_an_earlier_version_is_accepted_and_gets_one(store):
     first = runs.get_or_train(MOONS, **store)
     sidecar = first.path / "checkpoint.pt.sha256"
