@@ -13,7 +13,8 @@ Data sets (Zhang et al., ICLR 2021) and the figures that use them:
 
 Where image data comes from, in order (the first that works wins):
 
-1. the decoded tensor cache ``<root>/<name>-<split>.pt`` (written by an earlier load, atomically);
+1. the decoded tensor cache ``<root>/<name>-<split>.pt`` (written by an earlier load, atomically, with a
+   SHA-256 sidecar checked on every load: a damaged cache is moved aside with one warning and rebuilt);
 2. files already under the root, in torchvision's layout (``cifar-10-batches-py/``, ``cifar-100-python/``,
    ``SVHN/``, ``FashionMNIST/raw/``, ``KMNIST/raw/``); ``.gz`` idx files there are decompressed for torchvision;
 3. for Fashion-MNIST only, Debian's ``dataset-fashion-mnist`` package (:data:`DEBIAN_FASHION_MNIST_DIR`,
@@ -49,11 +50,11 @@ import contextlib
 import dataclasses
 import functools
 import gzip
+import io
+import logging
 import os
 import shutil
 import socket
-import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mixup_lib import storage
 from mixup_lib.errors import check_choice, check_nonnegative, check_positive_int, require
+from mixup_lib.storage import StorageError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DATASET_NAMES",
@@ -70,6 +75,7 @@ __all__ = [
     "AugmentSpec",
     "DatasetInfo",
     "DatasetUnavailable",
+    "StorageError",
     "TensorData",
     "augment_batch",
     "batch_indices",
@@ -91,6 +97,7 @@ DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 DEBIAN_FASHION_MNIST_ENV = "MIXUP_DEBIAN_FASHION_MNIST"
 """Environment variable that overrides :data:`DEBIAN_FASHION_MNIST_DIR` (tests point it at tiny files)."""
 
+DATA_HINT = "set MIXUP_DATA or root= to a writable folder with free space"
 TWO_MOONS_DEFAULT_N = 1000
 PADDING_MODES = ("zeros", "reflect")
 CACHE_FORMAT = 1
@@ -321,7 +328,8 @@ def debian_fashion_mnist_dir() -> Path:
 
 
 def _resolve_root(root: str | Path | None) -> Path:
-    return (data_root() if root is None else Path(root).expanduser()).resolve()
+    """The data root: ``root``, else :func:`data_root` (also for ``""``, like an empty ``$MIXUP_DATA``)."""
+    return (data_root() if root in (None, "") else Path(root).expanduser()).resolve()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -444,26 +452,12 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the file into place with ``os.replace`` (no half-written files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name in the same folder (so os.replace is atomic); plain open() keeps the umask's permissions.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _gunzip(src: Path, dst: Path) -> None:
-    def write(tmp: Path) -> None:
-        with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+    def write(fout) -> None:
+        with gzip.open(src, "rb") as fin:
             shutil.copyfileobj(fin, fout, length=1 << 20)
 
-    _atomic_write(dst, write)
+    storage.atomic_write_with(dst, write)
 
 
 def _decompress_idx(names: tuple[str, ...], src_dir: Path, raw_dir: Path) -> None:
@@ -471,6 +465,7 @@ def _decompress_idx(names: tuple[str, ...], src_dir: Path, raw_dir: Path) -> Non
     for name in names:
         gz = src_dir / f"{name}.gz"
         if not (raw_dir / name).is_file() and gz.is_file():
+            raw_dir.mkdir(parents=True, exist_ok=True)
             _gunzip(gz, raw_dir / name)
 
 
@@ -538,7 +533,8 @@ def _decode(
     files_dir = root / info.folder
     names = _all_files(info)
     if info.in_channels == 1:  # MNIST-style: torchvision wants the idx files decompressed in <root>/<Class>/raw
-        _decompress_idx(names, files_dir, files_dir)
+        with _data_writes(root):
+            _decompress_idx(names, files_dir, files_dir)
     if _has_files(files_dir, names):
         try:
             return _read_splits(info, splits, root, download=False), f"files under {files_dir}"
@@ -550,7 +546,8 @@ def _decode(
     if info.name == "fashion_mnist":
         debian = debian_fashion_mnist_dir()
         if _has_files(debian, tuple(f"{name}.gz" for name in names)):
-            _decompress_idx(names, debian, files_dir)
+            with _data_writes(root):
+                _decompress_idx(names, debian, files_dir)
             try:
                 decoded = _read_splits(info, splits, root, download=False)
             except Exception as err:
@@ -581,25 +578,51 @@ def _cache_path(info: DatasetInfo, split: str, root: Path) -> Path:
 
 
 def _read_cache(info: DatasetInfo, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor, str] | None:
+    """The cached split, or None: absent, written before sidecars existed, or damaged (moved aside, one warning)."""
     cache = _cache_path(info, split, root)
     if not cache.is_file():
         return None
     try:
-        blob = torch.load(cache, map_location="cpu", weights_only=True)
-    except Exception:  # a damaged cache: decode again and overwrite it
+        data, problem = storage.read_verified(cache)
+    except OSError as err:
+        log.warning("the decoded cache %s is unreadable (%s); decoding again", cache, storage.describe_os_error(err))
         return None
-    if not isinstance(blob, dict) or blob.get("format") != CACHE_FORMAT or blob.get("name") != info.name:
+    if storage.is_missing_sidecar(problem):
+        return None  # unverified (an earlier version's cache): decoded again and overwritten
+    blob = None
+    if problem is None:
+        with contextlib.suppress(Exception):  # unpickling failed: handled as damaged below
+            blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        problem = None if _is_cache_of(blob, info) else "it is not a decoded cache of this data set"
+    if problem is not None:
+        with contextlib.suppress(OSError):
+            storage.move_aside(cache, problem, then="decoding the data set again")
         return None
     return blob["x"], blob["y"], blob["source"]
 
 
+def _is_cache_of(blob: object, info: DatasetInfo) -> bool:
+    return isinstance(blob, dict) and blob.get("format") == CACHE_FORMAT and blob.get("name") == info.name
+
+
 def _write_cache(info: DatasetInfo, split: str, root: Path, x: torch.Tensor, y: torch.Tensor, source: str) -> None:
+    """Write the decoded cache and its sha256 sidecar; a failure is one warning line (loading works without it)."""
     cache = _cache_path(info, split, root)
     blob = {"format": CACHE_FORMAT, "name": info.name, "split": split, "x": x, "y": y, "source": source}
     try:
-        _atomic_write(cache, lambda tmp: torch.save(blob, tmp))
+        root.mkdir(parents=True, exist_ok=True)
+        storage.atomic_save(blob, cache, checksum=True)
     except OSError as err:
-        warnings.warn(f"could not write the decoded cache {cache} ({_one_line(err)}); loading works", stacklevel=4)
+        log.warning(
+            "could not write the decoded cache %s (%s); loading works without it",
+            cache,
+            storage.describe_os_error(err),
+        )
+
+
+def _data_writes(root: Path) -> contextlib.AbstractContextManager[None]:
+    """Writes under the data root: an OSError becomes a one-line :class:`StorageError` naming the root."""
+    return storage.writable(root, "the data folder", DATA_HINT)
 
 
 def _load_splits(
@@ -608,9 +631,13 @@ def _load_splits(
     """Both splits as uint8 images and int64 labels, plus their provenance; from the decoded cache when there.
 
     The cache ``<root>/<name>-<split>.pt`` holds the uint8 tensors and the original provenance (so a cached
-    load reports the same source as the first one); it is written atomically. Delete it to force a fresh
-    decode; an unreadable cache is ignored and rewritten.
+    load reports the same source as the first one); it is written atomically with its SHA-256 sidecar
+    ``<name>-<split>.pt.sha256`` and checked on every load. Delete it to force a fresh decode. A cache that
+    does not match its sidecar or does not load is moved aside (one warning line) and decoded again; a
+    cache without a sidecar (written by an earlier version) is decoded again and overwritten.
     """
+    for folder in (root, root / info.folder):
+        storage.remove_stale_temps(folder)  # left by a killed process
     decoded: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     sources: dict[str, str] = {}
     for split in SPLITS:
@@ -693,8 +720,9 @@ def load_dataset(
     when the data set's host answers within 3 s, ``True`` always tries, ``False`` never does.
     ``root``: the data root (default :func:`data_root`).
 
-    Raises :class:`ConfigError` for an unknown name or a subset larger than its split, and
-    :class:`DatasetUnavailable` when the files cannot be had; both have one-line messages.
+    Raises :class:`ConfigError` for an unknown name or a subset larger than its split,
+    :class:`DatasetUnavailable` when the files cannot be had, and :class:`~mixup_lib.storage.StorageError`
+    when the root cannot be written to decompress them; all have one-line messages.
     """
     _check_name(name)
     require(

@@ -5,7 +5,8 @@ A run lives in ``<store>/<name>-<hash>/``:
 - ``config.json``: the validated config (:func:`mixup_lib.train.validate_config`);
 - ``metrics.jsonl``: one JSON line per finished epoch;
 - ``checkpoint.pt``: the trainer's state after the last finished epoch (weights, optimizer, RNG states,
-  metrics), loaded with ``torch.load(weights_only=True)``;
+  metrics), loaded with ``torch.load(weights_only=True)``, and ``checkpoint.pt.sha256``, its SHA-256
+  sidecar, checked on every load (:mod:`mixup_lib.storage`);
 - ``final.json``: written last, so its presence marks a finished run: final metrics and provenance
   (device actually used, versions, git commit, wall time).
 
@@ -18,22 +19,29 @@ user's config.
 runs; an entry may ship without ``checkpoint.pt``), then in the writable store (``runs/``), and trains,
 or resumes an interrupted run from its last checkpoint, only when neither has the finished run. A
 ``kill -9`` mid-epoch loses at most that epoch: every file is written to a temporary file in the same
-folder, flushed to disk and renamed over the target (:func:`atomic_write_json`), so a crash never leaves
-a half-written file. A corrupt run directory (unreadable JSON, a config whose hash does not match its
-folder, an unreadable checkpoint) is moved aside to ``<dir>.corrupt-<timestamp>`` with a one-line warning
-and the run is trained again from scratch.
+folder, flushed to disk and renamed over the target (:func:`atomic_write_json`, from
+:mod:`mixup_lib.storage`), so a crash never leaves a half-written file; the next start deletes the
+temporary files of killed processes, and lock files are deleted when a run ends. A new run's folder
+appears with its first checkpoint, so a start that fails before leaves none.
+
+The store heals instead of sticking. A finished run whose ``metrics.jsonl`` is damaged gets it rebuilt
+from the checkpoint (which holds every row). Any other corrupt run directory (unreadable JSON, a config
+whose hash does not match its folder, a checkpoint that is unreadable or does not match its sidecar) is
+moved aside to ``<dir>.corrupt-<timestamp>-<pid>`` with a one-line warning and trained again from
+scratch. A checkpoint without a sidecar (written by an earlier version) is accepted when it loads, and
+gets its sidecar. A store that cannot be written raises a one-line :class:`StorageError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,8 +51,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from mixup_lib import storage
 from mixup_lib import train as train_module
 from mixup_lib.devices import device_description, resolve_device
+from mixup_lib.storage import RunError, StorageError, atomic_save, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -57,70 +67,12 @@ CONFIG_FILE, METRICS_FILE, FINAL_FILE, CHECKPOINT_FILE = "config.json", "metrics
 HASH_LENGTH = 16
 
 
-class RunError(RuntimeError):
-    """A run directory cannot be used (corrupt, unfinished, or without weights); the message is one line."""
-
-    def _render_traceback_(self) -> list[str]:
-        return [f"RunError: {self}"]
+STORE_HINT = "set MIXUP_RUNS or --runs-dir to a writable folder with free space"
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Atomic writes
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
-
-
-def _umask() -> int:
-    return _UMASK
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path, mode: str):
-    """Yield a temporary file next to ``path``; on success flush, fsync and rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results/ are shared and committed
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (best effort: not every file system allows fsync on a directory).
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: the file holds either its old content or ``text``, never a mix."""
-    with _atomic_file(Path(path), "w") as f:
-        f.write(text)
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
-
-
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically (same recipe as :func:`atomic_write_json`)."""
-    with _atomic_file(Path(path), "wb") as f:
-        torch.save(obj, f)
+def _store_writes(store: Path) -> contextlib.AbstractContextManager[None]:
+    """Writes into the store: an OSError becomes a one-line :class:`StorageError` naming the store."""
+    return storage.writable(store, "the run store", STORE_HINT)
 
 
 def _write_jsonl(path: Path, rows: list[Mapping[str, Any]]) -> None:
@@ -196,7 +148,10 @@ class Run:
                 "to train them"
             )
         dev = resolve_device(self.config.get("device", "auto") if device is None else str(device))
-        state = _load_checkpoint(self.path / CHECKPOINT_FILE, dev)
+        try:
+            state = _load_checkpoint(self.path / CHECKPOINT_FILE, dev)
+        except RunError as err:
+            raise RunError(f"{err}: call get_or_train(config, need_weights=True) to train it again") from None
         num_classes, in_channels, input_size, mean, std = (state["model_info"][k] for k in _MODEL_INFO)
         with torch.random.fork_rng(devices=[]):
             model = models.build(
@@ -215,14 +170,40 @@ class Run:
 _MODEL_INFO = ("num_classes", "in_channels", "input_size", "mean", "std")
 
 
-def _load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+def _verified_bytes(path: Path) -> tuple[bytes, bool]:
+    """A checkpoint's bytes and whether its sidecar vouches for them; RunError if unreadable or mismatched.
+
+    A checkpoint without a sidecar (written before sidecars existed) is accepted unverified.
+    """
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        data, problem = storage.read_verified(path)
+    except OSError as err:
+        raise RunError(f"checkpoint {path} is unreadable: {storage.describe_os_error(err)}") from None
+    if problem is not None and not storage.is_missing_sidecar(problem):
+        raise RunError(f"checkpoint {path} is damaged: {problem}")
+    return data, problem is None
+
+
+def _load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    data, _ = _verified_bytes(path)
+    try:
+        state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as err:  # any failure to unpickle means the file is unusable
-        raise RunError(f"checkpoint {path} is unreadable: {type(err).__name__}: {_first_line(err)}") from err
+        raise RunError(f"checkpoint {path} is unreadable: {type(err).__name__}: {_first_line(err)}") from None
     if not isinstance(state, dict) or "model" not in state or "model_info" not in state:
         raise RunError(f"checkpoint {path} is unreadable: it is not a trainer checkpoint")
     return state
+
+
+def _checkpoint_problem(path: Path) -> str | None:
+    """None when a checkpoint is usable (its sidecar matches, or without one it loads), else why not."""
+    try:
+        _, verified = _verified_bytes(path)
+        if not verified:
+            _load_checkpoint(path)
+    except RunError as err:
+        return str(err)
+    return None
 
 
 def _first_line(err: BaseException) -> str:
@@ -291,31 +272,45 @@ def find_run(
     cfg = train_module.validate_config(config)
     digest = config_hash(cfg)
     for folder, source in ((_results(results_dir), "results"), (_runs(runs_dir), "store")):
-        for path in _candidates(folder, cfg["name"], digest):
-            try:
-                run = load_run(path, source)
-            except RunError as err:
-                if source == "results":  # read-only: say why it is skipped (runs/ entries are handled by training)
-                    log.warning("results entry %s is unusable and ignored: %s", path, err)
-                continue
-            if need_weights and not run.has_weights:
-                continue
+        run = _find_in(folder, source, cfg, digest, need_weights)
+        if run is not None:
             return run
     return None
 
 
-def _results(results_dir) -> Path:
-    return Path(results_dir) if results_dir is not None else default_results_dir()
+def _find_in(folder: Path, source: str, cfg: Mapping[str, Any], digest: str, need_weights: bool) -> Run | None:
+    """The first usable finished run of ``cfg`` in one folder (``source``: ``"results"`` or ``"store"``)."""
+    for path in _candidates(folder, cfg["name"], digest):
+        try:
+            run = load_run(path, source)
+        except RunError as err:
+            if source == "results":  # read-only: say why it is skipped (runs/ entries are handled by training)
+                log.warning("results entry %s is unusable and ignored: %s", path, err)
+            continue
+        if need_weights and not _weights_usable(run):
+            continue  # trained into the store by get_or_train (a damaged store copy is moved aside first)
+        return run
+    return None
 
 
-def _runs(runs_dir) -> Path:
-    return Path(runs_dir) if runs_dir is not None else default_runs_dir()
+def _weights_usable(run: Run) -> bool:
+    """Whether a run's checkpoint is there and sound; a damaged one in results/ is reported (it is never moved)."""
+    if not run.has_weights:
+        return False
+    problem = _checkpoint_problem(run.path / CHECKPOINT_FILE)
+    if problem is not None and run.source == "results":
+        log.warning("results entry %s has an unusable checkpoint and is ignored: %s", run.path, problem)
+    return problem is None
 
 
-def _move_aside(path: Path, reason: str) -> None:
-    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
-    log.warning("run directory %s is corrupt (%s); moved to %s and training again", path, reason, target.name)
-    os.replace(path, target)
+def _results(results_dir: str | os.PathLike | None) -> Path:
+    """The results folder: the argument, else the default (also for ``""``, like an empty ``$MIXUP_RESULTS``)."""
+    return Path(results_dir) if results_dir not in (None, "") else default_results_dir()
+
+
+def _runs(runs_dir: str | os.PathLike | None) -> Path:
+    """The run store: the argument, else the default (also for ``""``, like an empty ``$MIXUP_RUNS``)."""
+    return Path(runs_dir) if runs_dir not in (None, "") else default_runs_dir()
 
 
 def _final_record(trainer: train_module.Trainer, digest: str, segments: int) -> dict[str, Any]:
@@ -369,52 +364,58 @@ def get_or_train(
 ) -> Run:
     """Return the finished run of ``config``: from results/, from the store, or by training (resuming if possible).
 
-    ``runs_dir`` defaults to ``$MIXUP_RUNS`` or ``./runs``; ``results_dir`` to ``$MIXUP_RESULTS`` or the
-    repository's ``results/`` (read only: nothing is ever written there). ``need_weights=True`` skips
-    entries without a checkpoint (results/ may ship metrics only) and trains the weights in runs/.
-    ``on_epoch_end(trainer, row)`` is called after each epoch's checkpoint and metrics are on disk.
+    ``runs_dir`` defaults to ``$MIXUP_RUNS`` or ``./runs`` (also when given as ``""``); ``results_dir`` to
+    ``$MIXUP_RESULTS`` or the repository's ``results/`` (read only: nothing is ever written there).
+    ``need_weights=True`` skips entries without a usable checkpoint (results/ may ship metrics only; a
+    damaged one in the store is moved aside) and trains the weights in runs/. ``on_epoch_end(trainer, row)``
+    is called after each epoch's checkpoint and metrics are on disk. A store that cannot be created or
+    written (permission, read-only, a file in the way, a full disk) raises a one-line :class:`StorageError`.
     """
     cfg = train_module.validate_config(config)
     digest = config_hash(cfg)
     found = find_run(cfg, runs_dir=runs_dir, results_dir=results_dir, need_weights=need_weights)
     if found is not None:
-        return found
+        return _with_sidecar(found)
 
     store = _runs(runs_dir)
     path = store / f"{cfg['name']}-{digest}"
     trainer = train_module.Trainer(cfg)  # loads data and builds the model: bad input fails before any write
-    store.mkdir(parents=True, exist_ok=True)
-    with _exclusive(store / f".{path.name}.lock", progress):
-        # Another process may have finished this run while we waited for the lock.
-        found = find_run(cfg, runs_dir=runs_dir, results_dir=results_dir, need_weights=need_weights)
-        if found is not None:
-            return found
-        return _train_into(path, trainer, digest, progress, on_epoch_end)
-
-
-@contextlib.contextmanager
-def _exclusive(lock_path: Path, progress: bool):
-    """Hold an exclusive lock on ``lock_path`` (POSIX ``flock``; released by the kernel even after kill -9).
-
-    Two processes asking for the same run (e.g. notebooks executed in parallel) then train it once: the
-    second waits, then finds the finished run. Without ``fcntl`` (Windows) there is no lock.
-    """
+    created_store = not store.is_dir()
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if progress:
-                print(f"waiting: another process is training {lock_path.name[1:-5]}", file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        with contextlib.ExitStack() as held:
+            with _store_writes(store):
+                store.mkdir(parents=True, exist_ok=True)
+                waiting = f"waiting: another process is training {path.name}" if progress else None
+                held.enter_context(storage.exclusive(store / f".{path.name}.lock", waiting))
+            _remove_leftovers(store, path)
+            # Another process may have finished this run while we waited for the lock (results/ is read only).
+            found = _find_in(store, "store", cfg, digest, need_weights)
+            if found is not None:
+                return found
+            return _train_into(path, trainer, digest, progress, on_epoch_end)
+    except BaseException:
+        if created_store:
+            with contextlib.suppress(OSError):
+                store.rmdir()  # only if empty: a failed start leaves no empty store behind
+        raise
+
+
+def _with_sidecar(run: Run) -> Run:
+    """Give a stored checkpoint written before sidecars existed its sidecar, once it has loaded (best effort)."""
+    checkpoint = run.path / CHECKPOINT_FILE
+    legacy = run.source == "store" and run.has_weights and not storage.sidecar_path(checkpoint).is_file()
+    if legacy and _checkpoint_problem(checkpoint) is None:
+        with contextlib.suppress(OSError):
+            storage.write_sidecar(checkpoint)
+    return run
+
+
+def _remove_leftovers(store: Path, path: Path) -> None:
+    """Temporary files and folders of killed processes, and lock files nobody holds (best effort)."""
+    storage.remove_stale_temps(store)
+    storage.remove_stale_locks(store)
+    if path.is_dir():
+        storage.remove_stale_temps(path)
 
 
 def _train_into(
@@ -424,59 +425,113 @@ def _train_into(
     progress: bool,
     on_epoch_end: Callable[[train_module.Trainer, dict[str, Any]], None] | None,
 ) -> Run:
-    """Train (or resume) ``trainer``'s config in ``path``, writing checkpoint and metrics after each epoch."""
-    cfg, store = trainer.config, path.parent
-    source = "trained"
-    segments = 1
-    if path.exists():
-        try:
-            state = _open_interrupted(path)
-        except RunError as err:
-            _move_aside(path, str(err))
-            state = None
-        if state is not None:
-            trainer.load_state_dict(state)
-            segments = int(state.get("segments", 1)) + 1
-            source = "resumed"
-            if progress:
-                print(f"resuming {path} after epoch {trainer.epoch}/{cfg['epochs']}", file=sys.stderr, flush=True)
-    if not path.exists():
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=store))
-        os.chmod(tmp, 0o777 & ~_umask())
-        atomic_write_json(tmp / CONFIG_FILE, cfg)
-        os.replace(tmp, path)
-    _write_jsonl(path / METRICS_FILE, trainer.metrics)
+    """Train (or resume) ``trainer``'s config in ``path``, writing checkpoint and metrics after each epoch.
+
+    A new run is prepared in a temporary folder that takes the name ``path`` with its first checkpoint, so
+    a start that fails (or is killed) before one epoch is done leaves no run folder behind.
+    """
+    store = path.parent
+    done = _continue_from(path, trainer, progress) if path.exists() else 0
+    if done is None:
+        return load_run(path, "store")
+    source, segments = ("resumed" if done else "trained"), done + 1
+    staging: Path | None = None
+
+    def save(tr: train_module.Trainer) -> None:
+        nonlocal staging
+        folder = path if staging is None else staging
+        with _store_writes(store):
+            atomic_save(_checkpoint_state(tr, segments), folder / CHECKPOINT_FILE, checksum=True)
+            _write_jsonl(folder / METRICS_FILE, tr.metrics)
+            if staging is not None:
+                os.replace(staging, path)
+                staging = None
 
     def checkpoint(tr: train_module.Trainer, row: dict[str, Any]) -> None:
-        atomic_save(_checkpoint_state(tr, segments), path / CHECKPOINT_FILE)
-        _write_jsonl(path / METRICS_FILE, tr.metrics)
+        save(tr)
         if on_epoch_end is not None:
             on_epoch_end(tr, row)
 
-    trainer.fit(progress=progress, on_epoch_end=checkpoint)
+    try:
+        if not path.exists():
+            with _store_writes(store):
+                staging = storage.make_temp_dir(store, path.name)
+                atomic_write_json(staging / CONFIG_FILE, trainer.config)
+        trainer.fit(progress=progress, on_epoch_end=checkpoint)
+    finally:
+        if staging is not None:
+            storage.remove_quietly(staging)
     if not (path / CHECKPOINT_FILE).is_file():  # finished in an earlier segment that died before final.json
-        atomic_save(_checkpoint_state(trainer, segments), path / CHECKPOINT_FILE)
-    atomic_write_json(path / FINAL_FILE, _final_record(trainer, digest, segments))
+        save(trainer)
+    with _store_writes(store):
+        atomic_write_json(path / FINAL_FILE, _final_record(trainer, digest, segments))
     return load_run(path, source)
 
 
-def _open_interrupted(path: Path) -> dict[str, Any] | None:
-    """The checkpoint of an interrupted run (None: nothing to resume), or RunError if the folder is corrupt."""
+def _continue_from(path: Path, trainer: train_module.Trainer, progress: bool) -> int | None:
+    """Load an existing run folder's checkpoint into ``trainer``; return its segment count (0: start afresh).
+
+    None: the run is finished (after healing its metrics). A corrupt folder is moved aside (0).
+    """
+    try:
+        state, finished = _recover(path)
+    except RunError as err:
+        with _store_writes(path.parent):
+            storage.move_aside(path, str(err), then="training again")
+        return 0
+    if finished:
+        return None
+    if state is None:
+        return 0
+    trainer.load_state_dict(state)
+    if progress:
+        print(f"resuming {path} after epoch {trainer.epoch}/{trainer.config['epochs']}", file=sys.stderr, flush=True)
+    return int(state.get("segments", 1))
+
+
+def _recover(path: Path) -> tuple[dict[str, Any] | None, bool]:
+    """What an existing run folder offers: (the checkpoint's state or None, whether the run is finished).
+
+    A finished run whose ``metrics.jsonl`` is damaged gets it rebuilt from the checkpoint, which holds
+    every row. Anything else unusable raises :class:`RunError` (the caller moves the folder aside).
+    """
     if not path.is_dir():
         raise RunError(f"{path} is not a directory")
     if not (path / CONFIG_FILE).is_file():
         raise RunError(f"{path} has no {CONFIG_FILE}")
-    _read_config(path)
-    if (path / FINAL_FILE).is_file():
-        load_run(path)  # a finished run that did not load in find_run is corrupt: this raises
-        if not (path / CHECKPOINT_FILE).is_file():
-            raise RunError(f"run {path} is finished but has no {CHECKPOINT_FILE}")
-    if not (path / CHECKPOINT_FILE).is_file():
-        return None
-    state = _load_checkpoint(path / CHECKPOINT_FILE)
-    if state.get("trainer_version") != train_module.TRAINER_VERSION:
-        raise RunError(f"checkpoint {path / CHECKPOINT_FILE} is from trainer version {state.get('trainer_version')!r}")
-    return state
+    config = _read_config(path)
+    state = None
+    if (path / CHECKPOINT_FILE).is_file():
+        state = _load_checkpoint(path / CHECKPOINT_FILE)
+        if state.get("trainer_version") != train_module.TRAINER_VERSION:
+            raise RunError(
+                f"checkpoint {path / CHECKPOINT_FILE} is from trainer version {state.get('trainer_version')!r}"
+            )
+    if not (path / FINAL_FILE).is_file():
+        return state, False
+    if state is None:
+        raise RunError(f"run {path} is finished but has no {CHECKPOINT_FILE}")
+    if not isinstance(_read_json(path / FINAL_FILE), dict):
+        raise RunError(f"{path / FINAL_FILE} is unreadable: it is not a JSON object")
+    problem = _metrics_problem(path, config)
+    if problem is not None:
+        if len(state["metrics"]) != config["epochs"]:
+            raise RunError(problem)
+        with _store_writes(path.parent):
+            _write_jsonl(path / METRICS_FILE, state["metrics"])
+        log.warning("%s is damaged (%s); rebuilt from %s", path / METRICS_FILE, problem, CHECKPOINT_FILE)
+    return state, True
+
+
+def _metrics_problem(path: Path, config: Mapping[str, Any]) -> str | None:
+    """None when ``metrics.jsonl`` has one readable row per epoch, else why not."""
+    try:
+        rows = _read_jsonl(path / METRICS_FILE)
+    except RunError as err:
+        return str(err).removeprefix(f"{path / METRICS_FILE} is ")
+    if len(rows) != config["epochs"]:
+        return f"{len(rows)} metric rows for {config['epochs']} epochs"
+    return None
 
 
 __all__ = [
@@ -485,6 +540,7 @@ __all__ = [
     "RUNS_ENV",
     "Run",
     "RunError",
+    "StorageError",
     "atomic_save",
     "atomic_write_json",
     "atomic_write_text",

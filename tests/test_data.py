@@ -8,10 +8,15 @@ Fashion-MNIST from Debian's package when it is installed.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
+import logging
+import os
 import pickle
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +25,11 @@ import scipy.io
 import torch
 import torchvision.datasets as tvd
 
-from mixup_lib import data
+from mixup_lib import data, storage
 from mixup_lib.errors import ConfigError
 
 REAL_DEBIAN = data.DEBIAN_FASHION_MNIST_DIR
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -262,6 +268,137 @@ def test_data_root_from_environment(tmp_path, monkeypatch):
     x_train, y_train, x_test, y_test = _tiny_mnist(np.random.default_rng(6))
     _write_idx_set(tmp_path / "KMNIST" / "raw", x_train, y_train, x_test, y_test, gz=True)
     assert data.load_dataset("kmnist", download=False).n_train == len(y_train)
+
+
+# --- the cache is checked, storage errors are one line ----------------------------------------------------------
+
+
+def _kmnist_root(root: Path, seed: int = 8):
+    x_train, y_train, x_test, y_test = _tiny_mnist(np.random.default_rng(seed))
+    _write_idx_set(root / "KMNIST" / "raw", x_train, y_train, x_test, y_test, gz=False)
+    return torch.from_numpy(x_train).unsqueeze(1).float() / 255
+
+
+def _one_warning(caplog) -> str:
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "\n" not in message
+    return message
+
+
+def test_a_cache_with_64_flipped_bytes_is_moved_aside_with_one_warning_and_rebuilt(tmp_path, caplog):
+    truth = _kmnist_root(tmp_path)
+    data.load_dataset("kmnist", root=tmp_path, download=False)
+    cache = tmp_path / "kmnist-train.pt"
+    blob = bytearray(cache.read_bytes())
+    middle = len(blob) // 2
+    blob[middle : middle + 64] = bytes(b ^ 0xFF for b in blob[middle : middle + 64])
+    cache.write_bytes(bytes(blob))
+    damaged = torch.load(cache, weights_only=True)["x"]  # torch.load alone does not notice:
+    assert int((damaged.float() / 255 != truth).sum()) == 64  # 64 wrong pixels
+    with caplog.at_level(logging.WARNING):
+        d = data.load_dataset("kmnist", root=tmp_path, download=False)
+    assert torch.equal(d.x_train, truth)
+    message = _one_warning(caplog)
+    assert str(cache) in message and "sha256 does not match kmnist-train.pt.sha256" in message
+    aside = sorted(p.name for p in tmp_path.glob("kmnist-train.pt.corrupt-*"))
+    assert len(aside) == 2 and aside[1] == aside[0] + ".sha256"  # the file and its sidecar, kept for inspection
+    assert storage.checksum_problem(cache) is None  # rebuilt, with a matching sidecar
+
+
+def test_an_unreadable_cache_is_moved_aside_and_rebuilt(tmp_path, caplog):
+    truth = _kmnist_root(tmp_path)
+    data.load_dataset("kmnist", root=tmp_path, download=False)
+    cache = tmp_path / "kmnist-train.pt"
+    cache.write_bytes(b"")
+    storage.write_sidecar(cache)  # even a matching sidecar cannot make an empty file a cache
+    with caplog.at_level(logging.WARNING):
+        assert torch.equal(data.load_dataset("kmnist", root=tmp_path, download=False).x_train, truth)
+    assert "not a decoded cache" in _one_warning(caplog)
+
+
+def test_a_cache_without_sidecar_from_an_earlier_version_is_decoded_again(tmp_path, caplog):
+    truth = _kmnist_root(tmp_path)
+    data.load_dataset("kmnist", root=tmp_path, download=False)
+    cache = tmp_path / "kmnist-train.pt"
+    blob = torch.load(cache, weights_only=True)
+    torch.save({**blob, "x": torch.zeros_like(blob["x"])}, cache)  # unverified: never used
+    (tmp_path / "kmnist-train.pt.sha256").unlink()
+    with caplog.at_level(logging.WARNING):
+        assert torch.equal(data.load_dataset("kmnist", root=tmp_path, download=False).x_train, truth)
+    assert not caplog.records and storage.checksum_problem(cache) is None
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+@pytest.mark.parametrize("where", ["root", "parent"])
+def test_a_file_in_the_way_of_the_data_root_is_one_line(tmp_path, monkeypatch, where):
+    debian = tmp_path / "debian"
+    _write_idx_set(debian, *_tiny_mnist(np.random.default_rng(9)), gz=True)
+    monkeypatch.setenv(data.DEBIAN_FASHION_MNIST_ENV, str(debian))
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    root = blocker if where == "root" else blocker / "inner"
+    with pytest.raises(data.StorageError) as err:
+        data.load_dataset("fashion_mnist", root=root, download=False)
+    assert str(err.value) == (
+        f"cannot write the data folder {root}: a file is in the way "
+        "(set MIXUP_DATA or root= to a writable folder with free space)"
+    )
+
+
+@pytest.mark.parametrize(("code", "cause"), [(errno.ENOSPC, "no space left on device"), (errno.EROFS, "read-only")])
+def test_a_data_root_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, code, cause):
+    _write_idx_set(tmp_path / "KMNIST" / "raw", *_tiny_mnist(np.random.default_rng(10)), gz=True)
+
+    def fail_midway(fin, fout, length=0):
+        fout.write(fin.read(100))
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(data.shutil, "copyfileobj", fail_midway)
+    with pytest.raises(data.StorageError, match=f"^cannot write the data folder {tmp_path}: {cause}"):
+        data.load_dataset("kmnist", root=tmp_path, download=False)
+    assert not list(tmp_path.rglob(".*.tmp"))  # the partial file is gone
+
+
+def test_a_cache_that_cannot_be_written_is_one_warning_and_the_data_loads(tmp_path, monkeypatch, caplog):
+    truth = _kmnist_root(tmp_path)
+
+    def disk_full(obj, f):
+        f.write(b"x" * 10)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with caplog.at_level(logging.WARNING):
+        assert torch.equal(data.load_dataset("kmnist", root=tmp_path, download=False).x_train, truth)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and all("no space left on device" in m and "\n" not in m for m in messages)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["KMNIST"]  # no cache, no temp file
+
+
+def test_an_empty_data_root_means_the_default(tmp_path, monkeypatch):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv(data.DATA_ENV, "")
+    assert data.data_root() == Path("./data")
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "root"))
+    truth = _kmnist_root(tmp_path / "root")
+    assert torch.equal(data.load_dataset("kmnist", root="", download=False).x_train, truth)
+    assert not list(work.iterdir())  # nothing decoded into the current folder
+
+
+def test_temp_files_of_a_killed_process_are_removed_on_the_next_load(tmp_path):
+    _kmnist_root(tmp_path)
+    code = (
+        "import os, sys; from pathlib import Path; from mixup_lib import storage\n"
+        "root = Path(sys.argv[1])\n"
+        "storage._open_temp(root / 'kmnist-train.pt')\n"
+        "storage._open_temp(root / 'KMNIST' / 'raw' / 'train-images-idx3-ubyte')\n"
+        "os._exit(0)  # no cleanup, as after kill -9\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert len(list(tmp_path.rglob(".*.tmp"))) == 2
+    data.load_dataset("kmnist", root=tmp_path, download=False)
+    assert not list(tmp_path.rglob(".*.tmp"))
 
 
 # --- unavailable ------------------------------------------------------------------------------------------------

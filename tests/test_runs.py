@@ -3,6 +3,7 @@ corrupt directories."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mixup_lib import runs, train
+from mixup_lib import runs, storage, train
 
 MOONS = {
     "name": "moons",
@@ -131,7 +132,9 @@ def test_a_kill_mid_write_never_leaves_a_half_written_target(tmp_path):
 def test_a_finished_run_is_returned_from_the_store_without_training(store, monkeypatch):
     first = runs.get_or_train(MOONS, **store)
     assert first.source == "trained" and first.path.name == runs.run_name(MOONS)
-    assert {p.name for p in first.path.iterdir()} == {"config.json", "metrics.jsonl", "final.json", "checkpoint.pt"}
+    assert {p.name for p in first.path.iterdir()} == {
+        "config.json", "metrics.jsonl", "final.json", "checkpoint.pt", "checkpoint.pt.sha256"
+    }  # fmt: skip
     assert len(first.metrics) == 4 and first.final["test_acc"] == first.metrics[-1]["test_acc"]
     assert first.final["device"] == "cpu" and "torch" in first.final["versions"] and first.final["wall_time_s"] > 0
 
@@ -300,18 +303,12 @@ def _corrupt_config(path: Path) -> None:
     (path / "config.json").write_text(json.dumps({**config, "seed": 99}))  # no longer matches the folder's hash
 
 
-def _corrupt_metrics(path: Path) -> None:
-    (path / "metrics.jsonl").write_text("not json\n")
-
-
 def _corrupt_checkpoint_of_unfinished(path: Path) -> None:
     (path / "final.json").unlink()
     (path / "checkpoint.pt").write_bytes(b"\x80\x02garbage")
 
 
-@pytest.mark.parametrize(
-    "corrupt", [_corrupt_final, _corrupt_config, _corrupt_metrics, _corrupt_checkpoint_of_unfinished]
-)
+@pytest.mark.parametrize("corrupt", [_corrupt_final, _corrupt_config, _corrupt_checkpoint_of_unfinished])
 def test_a_corrupt_run_directory_is_moved_aside_with_a_warning_and_retrained(store, caplog, corrupt):
     first = runs.get_or_train(MOONS, **store)
     corrupt(first.path)
@@ -342,9 +339,209 @@ def test_load_run_refuses_an_unfinished_run_in_one_line(tmp_path):
 
 
 def test_default_folders_follow_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MIXUP_RUNS", "")  # empty means unset
+    assert runs.default_runs_dir() == Path("runs")
     monkeypatch.setenv("MIXUP_RUNS", str(tmp_path / "r"))
     monkeypatch.setenv("MIXUP_RESULTS", str(tmp_path / "c"))
     assert runs.default_runs_dir() == tmp_path / "r" and runs.default_results_dir() == tmp_path / "c"
     monkeypatch.delenv("MIXUP_RUNS")
     monkeypatch.delenv("MIXUP_RESULTS")
     assert runs.default_runs_dir() == Path("runs") and runs.default_results_dir() == REPO / "results"
+
+
+# -- the store heals ----------------------------------------------------------------------------------------
+
+
+def _one_warning(caplog) -> str:
+    (message,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("damage", ["not json\n", '{"epoch": 1}\n'])
+def test_a_damaged_metrics_file_of_a_finished_run_is_rebuilt_from_its_checkpoint(store, caplog, monkeypatch, damage):
+    first = runs.get_or_train(MOONS, **store)
+    (first.path / "metrics.jsonl").write_text(damage)  # unreadable, or one row for four epochs
+    monkeypatch.setattr(train.Trainer, "fit", lambda *a, **k: pytest.fail("the checkpoint holds every row"))
+    with caplog.at_level(logging.WARNING):
+        again = runs.get_or_train(MOONS, **store)
+    assert again.source == "store" and again.metrics == first.metrics and again.final == first.final
+    assert "metrics.jsonl is damaged" in _one_warning(caplog) and "rebuilt from checkpoint.pt" in caplog.text
+    assert not [p for p in store["runs_dir"].iterdir() if ".corrupt-" in p.name]
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _flip_64_bytes(path: Path) -> None:
+    blob = bytearray(path.read_bytes())
+    middle = len(blob) // 2
+    blob[middle : middle + 64] = bytes(b ^ 0xFF for b in blob[middle : middle + 64])
+    path.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("damage", [_empty, _flip_64_bytes])
+def test_a_damaged_checkpoint_of_a_finished_run_is_moved_aside_and_trained_again(store, caplog, damage):
+    first = runs.get_or_train(MOONS, **store)
+    weights = first.load_model("cpu")
+    damage(first.path / "checkpoint.pt")
+    with pytest.raises(runs.RunError, match="need_weights=True") as err:
+        first.load_model("cpu")  # never silently used
+    assert "\n" not in str(err.value)
+    assert runs.get_or_train(MOONS, **store).source == "store"  # metrics alone are still fine
+    with caplog.at_level(logging.WARNING):
+        healed = runs.get_or_train(MOONS, **store, need_weights=True)
+    assert healed.source == "trained" and _no_time(healed.metrics) == _no_time(first.metrics)
+    assert _same_weights(healed.load_model("cpu"), weights)
+    message = _one_warning(caplog)
+    assert str(first.path) in message and "corrupt" in message and "training again" in message
+    assert len([p for p in store["runs_dir"].iterdir() if ".corrupt-" in p.name]) == 1
+    assert runs.get_or_train(MOONS, **store, need_weights=True).source == "store"  # healed for good
+
+
+def test_a_damaged_checkpoint_in_results_is_reported_and_left_alone(store, caplog):
+    made = runs.get_or_train(MOONS, **{**store, "runs_dir": store["results_dir"]})
+    _flip_64_bytes(made.path / "checkpoint.pt")
+    before = _snapshot(store["results_dir"])
+    with caplog.at_level(logging.WARNING):
+        run = runs.get_or_train(MOONS, **store, need_weights=True)
+    assert run.source == "trained" and run.path.parent == store["runs_dir"]
+    message = _one_warning(caplog)
+    assert str(made.path) in message and "sha256 does not match" in message and "ignored" in message
+    assert _snapshot(store["results_dir"]) == before
+
+
+def test_a_checkpoint_without_sidecar_from_an_earlier_version_is_accepted_and_gets_one(store):
+    first = runs.get_or_train(MOONS, **store)
+    sidecar = first.path / "checkpoint.pt.sha256"
+    expected = sidecar.read_text()
+    sidecar.unlink()
+    again = runs.get_or_train(MOONS, **store, need_weights=True)
+    assert again.source == "store" and _same_weights(again.load_model("cpu"), first.load_model("cpu"))
+    assert sidecar.read_text() == expected
+
+
+# -- storage errors are one line ----------------------------------------------------------------------------
+
+
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(store, monkeypatch):
+    real_save = torch.save
+
+    def disk_fills_up(trainer, row):
+        if row["epoch"] == 2:
+
+            def half_written(obj, f):
+                f.write(b"x" * 100)
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            monkeypatch.setattr(torch, "save", half_written)
+
+    with pytest.raises(runs.StorageError) as err:
+        runs.get_or_train(MOONS, **store, on_epoch_end=disk_fills_up)
+    monkeypatch.setattr(torch, "save", real_save)
+    path = store["runs_dir"] / runs.run_name(MOONS)
+    assert str(err.value) == (
+        f"cannot write the run store {store['runs_dir']}: no space left on device "
+        "(set MIXUP_RUNS or --runs-dir to a writable folder with free space)"
+    )
+    assert isinstance(err.value, runs.RunError) and err.value._render_traceback_() == [f"StorageError: {err.value}"]
+    assert storage.checksum_problem(path / "checkpoint.pt") is None
+    assert torch.load(path / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    assert sorted(p.name for p in path.iterdir()) == [
+        "checkpoint.pt", "checkpoint.pt.sha256", "config.json", "metrics.jsonl"
+    ]  # fmt: skip
+    assert [p.name for p in store["runs_dir"].iterdir()] == [path.name]  # no temp file, no lock file
+    resumed = runs.get_or_train(MOONS, **store)
+    straight = runs.get_or_train(MOONS, **{**store, "runs_dir": store["runs_dir"].parent / "straight"})
+    assert resumed.source == "resumed" and _no_time(resumed.metrics) == _no_time(straight.metrics)
+
+
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [(errno.EACCES, "permission denied"), (errno.EROFS, "read-only file system"), (errno.ENOSPC, "no space left")],
+)
+def test_an_unwritable_store_is_one_line(store, monkeypatch, code, cause):
+    def refuse(path):
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(storage, "_open_temp", refuse)
+    with pytest.raises(runs.StorageError, match=f"^cannot write the run store {store['runs_dir']}: {cause}"):
+        runs.get_or_train(MOONS, **store)
+    assert not store["runs_dir"].exists()  # a failed start leaves nothing behind
+
+
+@pytest.mark.parametrize("where", ["store", "parent"])
+def test_a_file_in_the_way_of_the_store_is_one_line(tmp_path, where):
+    blocker = tmp_path / "runs"
+    blocker.write_text("not a folder")
+    runs_dir = blocker if where == "store" else blocker / "inner"
+    with pytest.raises(runs.StorageError) as err:
+        runs.get_or_train(MOONS, runs_dir=runs_dir, results_dir=tmp_path / "none", progress=False)
+    assert str(err.value).startswith(f"cannot write the run store {runs_dir}: a file is in the way (set MIXUP_RUNS")
+
+
+@pytest.mark.parametrize("empty", ["argument", "environment"])
+def test_an_empty_runs_dir_means_the_default(tmp_path, monkeypatch, empty):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    if empty == "argument":
+        monkeypatch.setenv("MIXUP_RUNS", str(tmp_path / "default"))
+        run = runs.get_or_train(MOONS, runs_dir="", results_dir="", progress=False)
+        assert run.path.parent == tmp_path / "default"
+        assert not list(work.iterdir())  # nothing written into the current folder
+    else:
+        monkeypatch.setenv("MIXUP_RUNS", "")
+        monkeypatch.setenv("MIXUP_RESULTS", str(tmp_path / "none"))
+        run = runs.get_or_train(MOONS, progress=False)
+        assert run.path.parent == Path("runs") and [p.name for p in work.iterdir()] == ["runs"]
+
+
+# -- no clutter ---------------------------------------------------------------------------------------------
+
+
+def test_a_finished_run_leaves_no_lock_file(store):
+    run = runs.get_or_train(MOONS, **store)
+    assert [p.name for p in store["runs_dir"].iterdir()] == [run.path.name]
+
+
+def test_a_failed_start_leaves_no_run_folder_and_no_lock(store, monkeypatch):
+    def crash(self, **kwargs):
+        raise RuntimeError("out of memory in epoch 1")
+
+    monkeypatch.setattr(train.Trainer, "train_epoch", crash)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        runs.get_or_train(MOONS, **store)
+    assert not store["runs_dir"].exists()
+    store["runs_dir"].mkdir()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        runs.get_or_train(MOONS, **store)
+    assert list(store["runs_dir"].iterdir()) == []  # the store existed before: it stays, empty
+
+
+def test_leftovers_of_a_killed_process_are_removed_on_the_next_start(store):
+    """Temp files, a half-made run folder and a lock file of a process killed mid-write are cleaned up."""
+    path = store["runs_dir"] / runs.run_name(MOONS)
+    path.mkdir(parents=True)
+    runs.atomic_write_json(path / "config.json", train.validate_config(MOONS))
+    code = (
+        "import os, sys; from pathlib import Path; from mixup_lib import storage\n"
+        "store, run = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "storage._open_temp(run / 'checkpoint.pt')\n"
+        "storage.make_temp_dir(store, 'other-0123456789abcdef')\n"
+        "open(store / '.other-0123456789abcdef.lock', 'w').close()\n"
+        "os._exit(0)  # no cleanup, as after kill -9\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", code, str(store["runs_dir"]), str(path)], check=True, env=env)
+    assert len(list(store["runs_dir"].iterdir())) == 3 and len(list(path.iterdir())) == 2
+    live = storage._open_temp(path / "metrics.jsonl")[1]  # this process's own temp file is left alone
+    run = runs.get_or_train(MOONS, **store)
+    live.close()
+    assert [p.name for p in store["runs_dir"].iterdir()] == [path.name]
+    leftovers = {p.name for p in path.iterdir()} - {
+        "config.json", "metrics.jsonl", "final.json", "checkpoint.pt", "checkpoint.pt.sha256"
+    }  # fmt: skip
+    assert len(leftovers) == 1 and leftovers.pop().startswith(".metrics.jsonl.")
+    assert run.source == "trained"
