@@ -11,6 +11,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import execute_notebooks  # noqa: E402
+
 NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.py"))
 
 
@@ -78,18 +81,58 @@ def test_built_book_has_every_page_math_and_figures(built_book):
             assert image.exists() and image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name}: broken image {src}"
 
 
-@pytest.mark.slow
-def test_a_bad_parameter_stops_the_notebook_with_a_one_line_message(book_copy):
-    if not NOTEBOOKS:
-        pytest.fail("there are no notebooks to test")
+def _refused(capsys, *args) -> list[str]:
+    """Run the executor in this process on arguments it must refuse before any kernel starts; its stderr lines."""
+    code = execute_notebooks.main(["--profile", "smoke", "--force", *args])
+    captured = capsys.readouterr()
+    assert code == 2 and "executing" not in captured.out, captured
+    return captured.err.strip().splitlines()
+
+
+@pytest.fixture
+def no_execution(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a notebook was executed")
+
+    monkeypatch.setattr(execute_notebooks, "execute", fail)
+
+
+def test_a_bad_parameter_value_stops_before_the_kernel_with_a_one_line_message(book_copy):
     copy, env = book_copy
     name = NOTEBOOKS[0]
-    done = subprocess.run(
-        [sys.executable, "tools/execute_notebooks.py", "--profile", "smoke", "--only", name, "--force",
-         "-p", "seeds", "[]"],
-        cwd=copy, env=env, capture_output=True, text=True,
-    )
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: notebook {name} failed")
-    assert "ConfigError: seeds=[] is not allowed" in lines[0]
+    done = subprocess.run([sys.executable, "tools/execute_notebooks.py", "--profile", "smoke", "--only", name,
+                           "--force", "-p", "seeds", "[]"], cwd=copy, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "executing" not in done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"error: notebook {name}: seeds=[] is not allowed: give a non-empty list of distinct integers >= 0"]
+
+
+def test_an_unknown_parameter_name_stops_with_the_closest_name_and_exit_2(capsys, no_execution):
+    lines = _refused(capsys, "--only", "robustness", "-p", "alpah", "0.5")
+    assert len(lines) == 1
+    assert lines[0].startswith("error: notebook robustness has no parameter 'alpah' (did you mean 'alpha'?): "
+                               "allowed are profile, device, seeds, alpha,")
+    assert _refused(capsys, "-p", "pgd_points", "10") == [  # not in every notebook: refused for the first lacking it
+        "error: notebook approximation has no parameter 'pgd_points': allowed are profile, device, seeds, alpha, "
+        "n_train, n_test, noise, steps"]
+
+
+@pytest.mark.parametrize(("name", "parameter", "value", "message"), [
+    ("robustness", "pgd_points", "0", "pgd_points=0 is not allowed: it must be an integer >= 1"),
+    ("robustness", "alpha_sweep", "[0, -1]",
+     "alpha_sweep=[0, -1] is not allowed: give a non-empty list of numbers >= 0"),
+    ("generalization", "alpha_grid", "[-1]", "alpha_grid=[-1] is not allowed: give a non-empty list of numbers > 0"),
+    ("approximation", "steps", "0", "steps=0 is not allowed: it must be an integer >= 1"),
+])
+def test_every_chapter_checks_its_settings_before_the_kernel(capsys, no_execution, name, parameter, value, message):
+    assert _refused(capsys, "--only", name, "-p", parameter, value) == [f"error: notebook {name}: {message}"]
+
+
+def test_the_parameters_cell_is_read_as_jupytext_reads_it():
+    import jupytext
+
+    for name in NOTEBOOKS:
+        cells = [c for c in jupytext.read(ROOT / "notebooks" / f"{name}.py").cells
+                 if "parameters" in c.metadata.get("tags", [])]
+        assert cells[0].source.strip() == execute_notebooks.parameters_cell_source(name).strip()
+        assert {"profile", "device", "seeds"} <= set(execute_notebooks.parameters_cell_names(name))

@@ -22,7 +22,9 @@ import ast
 import difflib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -61,16 +63,23 @@ def parse_value(text: str):
         return {"true": True, "false": False, "none": None, "null": None}.get(lowered, text)
 
 
-def parameters_cell_names(name: str) -> list[str]:
-    """The names the notebook's cell tagged ``parameters`` assigns, in order (what ``-p`` may set)."""
-    import jupytext
+_CELL_MARKER = re.compile(r"^# %%(.*)$", re.MULTILINE)
 
-    notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
-    cells = [cell for cell in notebook.cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
-    if not cells:
-        return []
+
+def parameters_cell_source(name: str) -> str:
+    """The code of the notebook's cell tagged ``parameters`` (jupytext percent format), "" if it has none."""
+    text = (NOTEBOOKS / f"{name}.py").read_text()
+    markers = list(_CELL_MARKER.finditer(text))
+    for marker, following in zip(markers, [*markers[1:], None], strict=True):
+        if re.search(r"""tags\s*=\s*\[[^\]]*["']parameters["']""", marker.group(1)):
+            return text[marker.end():following.start() if following else len(text)]
+    return ""
+
+
+def parameters_cell_names(name: str) -> list[str]:
+    """The names the notebook's parameters cell assigns, in order (what ``-p`` may set)."""
     names: list[str] = []
-    for node in ast.parse(cells[0].source).body:
+    for node in ast.parse(parameters_cell_source(name)).body:
         if isinstance(node, ast.Assign):
             targets = node.targets
         elif isinstance(node, ast.AnnAssign):
@@ -207,16 +216,21 @@ def _keep_partial_output(name: str, executed: Path) -> str:
     return f"partial output: book/generated/failed/{name}.ipynb"
 
 
-def _running_cell(executed: Path) -> str:
-    """Which cell papermill had marked running in a partial notebook ("cell N" or "a cell")."""
+def _last_started_cell(executed: Path) -> str:
+    """The cell that started last in a partial notebook ("cell N", its execution count), or "a cell"."""
     try:
         cells = json.loads(executed.read_text())["cells"]
     except (OSError, ValueError, KeyError):
         return "a cell"
-    for index, cell in enumerate(cells):
-        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
-            return f"cell {index}"
-    return "a cell"
+    started = [cell for cell in cells if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started or started[-1].get("execution_count") is None:
+        return "a cell"
+    return f"cell {started[-1]['execution_count']}"
+
+
+def _is_reported_here(record: logging.LogRecord) -> bool:
+    """papermill's own notice of a dead kernel: this script reports it in its one line instead."""
+    return "Kernel died" not in record.getMessage()
 
 
 def _inject_fault(point: str) -> None:
@@ -233,6 +247,7 @@ def execute(name: str, parameters: dict) -> float:
     from nbclient.exceptions import DeadKernelError
 
     GENERATED.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("papermill").addFilter(_is_reported_here)
     os.environ["MIXUP_BATCH_RUN"] = "1"  # the kernel inherits it: no live widgets (mixup_lib.plots.interactive_session)
     started = time.time()
     with tempfile.TemporaryDirectory(dir=GENERATED, prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
@@ -250,10 +265,15 @@ def execute(name: str, parameters: dict) -> float:
             raise NotebookFailedError(f"notebook {name} failed in cell {error.exec_count}: {error.ename}: "
                                       f"{error.evalue} ({where})") from None
         except DeadKernelError:
-            cell = _running_cell(executed)
+            cell = _last_started_cell(executed)
             where = _keep_partial_output(name, executed)
             raise NotebookFailedError(f"notebook {name}: the kernel died in {cell} (most likely out of memory: "
                                       f"try a smaller profile or free memory) ({where})") from None
+        except Exception as error:  # papermill or the kernel machinery failed: still one line
+            where = _keep_partial_output(name, executed)
+            message = " ".join(str(error).split())
+            raise NotebookFailedError(f"notebook {name} could not be executed: {type(error).__name__}: {message} "
+                                      f"({where})") from None
         notebook = nbformat.read(executed, as_version=4)
         notebook.metadata[METADATA_KEY] = {"fingerprint": fingerprint(name, parameters), "parameters": parameters}
         nbformat.write(notebook, executed)
