@@ -2,6 +2,7 @@
 book builds with Sphinx warnings as errors, and each figure page shows its figures as images."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -136,3 +137,29 @@ def test_the_parameters_cell_is_read_as_jupytext_reads_it():
                  if "parameters" in c.metadata.get("tags", [])]
         assert cells[0].source.strip() == execute_notebooks.parameters_cell_source(name).strip()
         assert {"profile", "device", "seeds"} <= set(execute_notebooks.parameters_cell_names(name))
+
+
+def _make_data(tmp_path, apt_get: str) -> subprocess.CompletedProcess:
+    """``make data`` with no Fashion-MNIST anywhere (empty data root and Debian folder) and a stand-in apt-get."""
+    venv = Path(sys.executable).parent.parent
+    env = {**os.environ, "MIXUP_DATA": str(tmp_path / "data"), "MIXUP_DEBIAN_FASHION_MNIST": str(tmp_path / "none")}
+    return subprocess.run(["make", "-s", "-o", str(venv / ".installed-stamp"), f"VENV={venv}", f"APT_GET={apt_get}",
+                           "data"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_make_data_installs_fashion_mnist_where_it_can_and_else_says_what_to_run(tmp_path):
+    log = tmp_path / "apt.log"
+    fake = tmp_path / "apt-get"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    fake.chmod(0o755)
+    done = _make_data(tmp_path, str(fake))
+    assert done.returncode == 0, done.stderr
+    if os.getuid() == 0:  # as make system-deps does: update, then install the package
+        assert log.read_text().splitlines() == ["update -qq", "install -y -qq dataset-fashion-mnist"]
+    else:
+        assert not log.exists() and "sudo make system-deps" in done.stdout
+    done = _make_data(tmp_path, str(tmp_path / "no-apt-get"))
+    assert done.returncode == 0
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("data: Fashion-MNIST is missing") and "system-deps" in lines[0]

@@ -137,6 +137,19 @@ def dataset_state(dataset: str) -> str:
     return "unavailable"
 
 
+def report_data_state(dataset: str) -> int:
+    """``--data-state``: print the state of one data set; 0 if available, 1 if not, 2 for an unknown name."""
+    from mixup_lib.errors import ConfigError
+
+    try:
+        state = dataset_state(dataset)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{dataset}: {state}")
+    return 1 if state == "unavailable" else 0
+
+
 def data_states(name: str, parameters: dict) -> dict[str, str]:
     """Each data set the notebook asks for at these parameters → :func:`dataset_state`."""
     from mixup_lib import profiles
@@ -291,9 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this notebook (repeatable)")
     parser.add_argument("--force", action="store_true", help="execute even if up to date")
+    parser.add_argument("--data-state", metavar="DATASET",
+                        help="only say whether DATASET is available here and from where (exit 1 if it is not)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="papermill parameter, e.g. -p alpha 0.5")
     args = parser.parse_args(argv)
+    if args.data_state:
+        return report_data_state(args.data_state)
 
     names = notebook_names()
     unknown = sorted(set(args.only or []) - set(names))
