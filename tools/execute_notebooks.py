@@ -38,7 +38,7 @@ NOTEBOOKS = ROOT / "notebooks"
 GENERATED = ROOT / "book" / "generated"
 METADATA_KEY = "mixup_companion"
 SCRATCH_PREFIX = ".executing-"
-#: Fault injection for tests/test_faults.py: "before-write" kills this process group right before the final write.
+#: Fault injection for tests/test_faults.py: "before-write" kills this executor right before the final write.
 FAULT_ENV = "MIXUP_FAULT"
 
 if (ROOT / "mixup_lib").is_dir() and str(ROOT) not in sys.path:
@@ -247,9 +247,9 @@ def _is_reported_here(record: logging.LogRecord) -> bool:
 
 
 def _inject_fault(point: str) -> None:
-    """Test hook: with ``MIXUP_FAULT=<point>``, kill this executor's process group with SIGKILL here."""
+    """Test hook: with ``MIXUP_FAULT=<point>``, this executor kills itself with SIGKILL here (no cleanup runs)."""
     if os.environ.get(FAULT_ENV) == point:
-        os.killpg(os.getpgid(0), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def execute(name: str, parameters: dict) -> float:
