@@ -230,15 +230,14 @@ def _keep_partial_output(name: str, executed: Path) -> str:
 
 
 def _last_started_cell(executed: Path) -> str:
-    """The cell that started last in a partial notebook ("cell N", its execution count), or "a cell"."""
+    """The cell that started last in a partial notebook, "cell N" (N counts code cells, as execution counts do)."""
     try:
-        cells = json.loads(executed.read_text())["cells"]
+        cells = [cell for cell in json.loads(executed.read_text())["cells"] if cell.get("cell_type") == "code"]
     except (OSError, ValueError, KeyError):
         return "a cell"
-    started = [cell for cell in cells if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
-    if not started or started[-1].get("execution_count") is None:
-        return "a cell"
-    return f"cell {started[-1]['execution_count']}"
+    started = [number for number, cell in enumerate(cells, start=1)
+               if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return f"cell {started[-1]}" if started else "a cell"
 
 
 def _is_reported_here(record: logging.LogRecord) -> bool:
