@@ -52,7 +52,7 @@ def test_a_dead_kernel_is_reported_in_one_line_and_its_partial_output_kept(tmp_p
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: notebook dying: the kernel died in cell 4 (most likely out of memory: try a smaller profile or "
-        "free memory) (partial output: book/generated/failed/dying.ipynb)"]
+        "free memory; else a crash in native code) (partial output: book/generated/failed/dying.ipynb)"]
     generated = tmp_path / "book" / "generated"
     assert "before the kernel dies" in (generated / "failed" / "dying.ipynb").read_text()
     assert not (generated / "dying.ipynb").exists() and not list(generated.glob(".executing-*"))

@@ -279,8 +279,8 @@ def execute(name: str, parameters: dict) -> float:
         except DeadKernelError:
             cell = _last_started_cell(executed)
             where = _keep_partial_output(name, executed)
-            raise NotebookFailedError(f"notebook {name}: the kernel died in {cell} (most likely out of memory: "
-                                      f"try a smaller profile or free memory) ({where})") from None
+            cause = "most likely out of memory: try a smaller profile or free memory; else a crash in native code"
+            raise NotebookFailedError(f"notebook {name}: the kernel died in {cell} ({cause}) ({where})") from None
         except Exception as error:  # papermill or the kernel machinery failed: still one line
             where = _keep_partial_output(name, executed)
             message = " ".join(str(error).split())
