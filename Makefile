@@ -8,7 +8,7 @@ PROFILE ?= quick
 NB      ?=
 PARAMS  ?=
 
-.PHONY: help setup system-deps test lint book figure clean-book lab serve check-site bench
+.PHONY: help setup system-deps data test lint book figure clean-book lab serve check-site bench
 
 help:
 	@echo "make book     set up, execute every figure notebook (PROFILE=$(PROFILE)), build _build/html"
@@ -19,6 +19,7 @@ help:
 	@echo "make serve    serve _build/html on http://127.0.0.1:8000/"
 	@echo "make check-site   open every page of _build/html in headless Chromium (needs make book first)"
 	@echo "make system-deps   (root) install Debian packages: Fashion-MNIST data, Chromium for the browser test"
+	@echo "make data     Fashion-MNIST if missing (Debian package, as root), else say what to run (test and book do this)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +33,23 @@ system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium
 
-test: $(STAMP)
+# Fashion-MNIST, which the smoke book of make test and every chapter of make book use: when it is missing, install
+# Debian's dataset-fashion-mnist where we can (root with apt-get, as make system-deps does), else say in one line
+# what to run. Never fails: without the data, the notebooks fall back or stop with a one-line message.
+APT_GET ?= apt-get
+FASHION_MNIST_HINT := sudo make system-deps (Debian/Ubuntu), or on a machine with internet: \
+	$(BIN)/python -m mixup_lib download fashion_mnist
+data: $(STAMP)
+	@if $(BIN)/python tools/execute_notebooks.py --data-state fashion_mnist >/dev/null; then :; \
+	elif command -v $(APT_GET) >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "data: Fashion-MNIST is missing: installing Debian's dataset-fashion-mnist"; \
+		$(APT_GET) update -qq >/dev/null 2>&1; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+			|| echo "data: could not install dataset-fashion-mnist: run $(FASHION_MNIST_HINT)"; \
+	else echo "data: Fashion-MNIST is missing (it is downloaded if this machine has internet); else run $(FASHION_MNIST_HINT)"; \
+	fi
+
+test: $(STAMP) data
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -40,13 +57,13 @@ lint: $(STAMP)
 
 # 1) papermill executes each notebooks/<name>.py into book/generated/ (skipped when unchanged),
 # 2) Jupyter Book builds the site with execution off; any Sphinx warning fails the build.
-book: $(STAMP)
+book: $(STAMP) data
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "book: open _build/html/index.html"
 
 # Rerun one figure (always executed), then rebuild the site.
-figure: $(STAMP)
+figure: $(STAMP) data
 	@test -n "$(NB)" || { echo "usage: make figure NB=<notebook name> PARAMS='-p alpha 0.5'"; exit 2; }
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE) --only $(NB) --force $(PARAMS)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mixup_lib import claims
+from mixup_lib import claims, profiles
 from mixup_lib.errors import check_choice, require
 
 #: The data sets of Figs. 5–8, in the order the paper names them.
@@ -47,6 +47,9 @@ CURVE_KEYS = ("epoch", "train_loss", "test_loss", "train_error", "test_error", "
 PENALTY_KEYS = ("penalty", "gradient_penalty")
 #: The run store label of this chapter's runs (not part of the hash).
 RUN_NAME = "generalization"
+#: The sweeps (n and α, beyond the paper) run on the real data set available everywhere.
+SWEEP_DATASET = "fashion_mnist"
+SWEEP_TRAIN_SIZE = 60_000  # Fashion-MNIST's training set: the largest n of the n sweep
 
 
 def label(dataset: str) -> str:
@@ -99,6 +102,37 @@ def run_config(
     if track_penalty:
         config["track_penalty"] = track_penalty
     return config
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The chapter's settings rules: profiles.resolve checks every setting with them before anything runs
+
+
+def _penalty_points_within_subsets(settings: Mapping[str, Any]) -> None:
+    """Section 4's penalty is measured on ``track_penalty`` training points of every run, sweeps included."""
+    sizes = [n for n in (settings["n_train"], *settings["n_grid"]) if n is not None]
+    require(not sizes or settings["track_penalty"] <= min(sizes),
+            f"track_penalty={settings['track_penalty']!r} is not allowed: it must be at most the smallest training "
+            f"subset ({min(sizes) if sizes else 'all'}, from n_train and n_grid)")
+
+
+def _sweep_sizes_available(settings: Mapping[str, Any]) -> None:
+    largest = max(settings["n_grid"])
+    require(largest <= SWEEP_TRAIN_SIZE, f"n_grid={settings['n_grid']!r} is not allowed: {label(SWEEP_DATASET)} "
+            f"has {SWEEP_TRAIN_SIZE} training images")
+
+
+profiles.RULES["generalization"] = profiles.SettingsRules(
+    checks={
+        "seeds": profiles.seeds, "width": profiles.positive_int, "n_train": profiles.positive_int_or_all,
+        "n_test": profiles.positive_int_or_all, "epochs": profiles.positive_int, "alpha": profiles.positive_number,
+        "track_penalty": profiles.nonnegative_int, "n_grid": profiles.int_list(min_length=2, increasing=True),
+        "alpha_grid": profiles.number_list(minimum=0, inclusive=False), "sweep_seeds": profiles.seeds,
+        "fallback": profiles.boolean,
+    },
+    relations=(_penalty_points_within_subsets, _sweep_sizes_available),
+    datasets=lambda settings: DATASETS,
+)
 
 
 # ----------------------------------------------------------------------------------------------------------

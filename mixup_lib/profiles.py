@@ -7,21 +7,78 @@ merges the two and validates them, so a bad parameter stops the notebook with on
 - ``quick``: the default; the whole protocol at reduced scale, minutes on a laptop CPU.
 - ``paper``: the paper's settings (SGD, batch 64, momentum 0.9, lr 0.1 and the paper's models); for a GPU.
 
-Each chapter registers its presets in :data:`PRESETS` under the notebook's name.
+Each chapter registers its presets in :data:`PRESETS` under the notebook's name, and its settings rules
+(:class:`SettingsRules`: one check per setting, checks between settings, the data sets it asks for) in
+:data:`RULES`; :func:`resolve` applies them, so every bad setting stops the notebook in its first cell, before
+any training. The rules of a chapter live next to its code (``mixup_lib/robustness.py``,
+``mixup_lib/generalization.py``; the approximation chapter's below), imported on first use.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+import importlib
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from mixup_lib.errors import ConfigError, check_choice, require
+from mixup_lib.errors import ConfigError, check_choice, check_positive_int, require
 
 PROFILES = ("smoke", "quick", "paper")
 
+#: What a figure runs on when the data set it asks for cannot be had (visibly: see :func:`fallback_notice`).
+FALLBACK_DATASET = "fashion_mnist"
+
 #: figure (notebook name) → profile → settings. Chapters add their own entry.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {}
+
+#: A check of one setting: (name, value) → the value (normalized), or a one-line :class:`ConfigError`.
+Check = Callable[[str, Any], Any]
+
+
+@dataclass(frozen=True)
+class SettingsRules:
+    """How a chapter's settings are validated, and which data sets it asks for.
+
+    ``checks`` holds one check per setting (every setting of the chapter's presets must have one);
+    ``relations`` are checks between settings (e.g. ``pgd_points <= n_test``), each taking the settings;
+    ``datasets`` maps the settings to the names of the data sets the notebook requests (its fallback included),
+    for the book executor's fingerprint.
+    """
+
+    checks: Mapping[str, Check]
+    relations: Sequence[Callable[[Mapping[str, Any]], None]] = ()
+    datasets: Callable[[Mapping[str, Any]], Sequence[str]] = field(default=lambda settings: ())
+
+    def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings with each one checked (and normalized), then the relations between them checked."""
+        checked = {key: self.checks[key](key, value) if key in self.checks else value
+                   for key, value in settings.items()}
+        for relation in self.relations:
+            relation(checked)
+        return checked
+
+
+#: figure → its settings rules. Chapters with a module register there (see :data:`_CHAPTER_MODULES`).
+RULES: dict[str, SettingsRules] = {}
+
+#: The module that registers a chapter's rules, imported by :func:`rules` on first use.
+_CHAPTER_MODULES = {"robustness": "mixup_lib.robustness", "generalization": "mixup_lib.generalization"}
+
+
+def rules(figure: str) -> SettingsRules | None:
+    """The settings rules of ``figure`` (importing the chapter's module where they live), or None."""
+    if figure not in RULES and figure in _CHAPTER_MODULES:
+        importlib.import_module(_CHAPTER_MODULES[figure])
+    return RULES.get(figure)
+
+
+def requested_datasets(figure: str, settings: Mapping[str, Any]) -> list[str]:
+    """The data sets ``figure``'s notebook asks for at ``settings`` (fallbacks included), without loading them."""
+    chapter = rules(figure)
+    return list(dict.fromkeys(chapter.datasets(settings))) if chapter is not None else []
 
 
 def resolve(figure: str, profile: str, **overrides: Any) -> dict[str, Any]:
@@ -37,6 +94,9 @@ def resolve(figure: str, profile: str, **overrides: Any) -> dict[str, Any]:
             continue
         require(key in settings, f"parameter {key!r} is not a setting of {figure}: allowed are {', '.join(settings)}")
         settings[key] = _coerce(key, value, settings[key])
+    chapter = rules(figure)
+    if chapter is not None:
+        settings = chapter.validate(settings)
     settings["profile"] = profile
     return settings
 
@@ -70,7 +130,7 @@ class DataChoice:
         return self.used != self.requested
 
 
-def load_with_fallback(requested: str, fallback: str = "fashion_mnist", **load_kwargs: Any) -> DataChoice:
+def load_with_fallback(requested: str, fallback: str = FALLBACK_DATASET, **load_kwargs: Any) -> DataChoice:
     """Load ``requested``; where it cannot be had, load ``fallback`` and remember why (never silently).
 
     The page must then show :func:`fallback_notice`. Bad arguments (ConfigError) are not swallowed.
@@ -98,17 +158,119 @@ def fallback_notice(choice: DataChoice) -> str:
     )
 
 
-def check_seeds(seeds: Any) -> list[int]:
+def check_seeds(seeds: Any, name: str = "seeds") -> list[int]:
     """Seeds as a non-empty list of distinct non-negative integers."""
     ok = (
         isinstance(seeds, (list, tuple))
         and len(seeds) > 0
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        and all(_is_int(s) and s >= 0 for s in seeds)
         and len(set(seeds)) == len(seeds)
     )
     if not ok:
-        raise ConfigError(f"seeds={seeds!r} is not allowed: give a non-empty list of distinct integers >= 0")
+        raise ConfigError(f"{name}={seeds!r} is not allowed: give a non-empty list of distinct integers >= 0")
     return list(seeds)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checks of single settings, for the chapters' SettingsRules: each takes (name, value) and returns the value
+# (unchanged: the settings feed run-config hashes).
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def seeds(name: str, value: Any) -> list[int]:
+    """A non-empty list of distinct integers >= 0."""
+    return check_seeds(value, name)
+
+
+def positive_int(name: str, value: Any) -> int:
+    """An integer >= 1."""
+    return check_positive_int(name, value)
+
+
+def nonnegative_int(name: str, value: Any) -> int:
+    """An integer >= 0 (0 switches a feature off, e.g. ``track_penalty``)."""
+    require(_is_int(value) and value >= 0, f"{name}={value!r} is not allowed: it must be an integer >= 0")
+    return value
+
+
+def positive_int_or_all(name: str, value: Any) -> int | None:
+    """An integer >= 1, or None for "all of it" (a subset size)."""
+    return None if value is None else check_positive_int(name, value)
+
+
+def positive_number(name: str, value: Any) -> float:
+    """A finite number > 0 (e.g. mixup's α, where Beta(α, α) needs α > 0)."""
+    require(_is_number(value) and value > 0, f"{name}={value!r} is not allowed: it must be a finite number > 0")
+    return value
+
+
+def nonnegative_number(name: str, value: Any) -> float:
+    """A finite number >= 0."""
+    require(_is_number(value) and value >= 0, f"{name}={value!r} is not allowed: it must be a finite number >= 0")
+    return value
+
+
+def fraction_below_one(name: str, value: Any) -> float:
+    """A number in [0, 1) (e.g. momentum)."""
+    require(_is_number(value) and 0 <= value < 1, f"{name}={value!r} is not allowed: it must be a number in [0, 1)")
+    return value
+
+
+def boolean(name: str, value: Any) -> bool:
+    """True or False."""
+    require(isinstance(value, bool), f"{name}={value!r} is not allowed: it must be True or False")
+    return value
+
+
+def number_list(*, minimum: float, inclusive: bool = True, min_length: int = 1) -> Check:
+    """A check for a list of at least ``min_length`` finite numbers, each >= ``minimum`` (> if not inclusive)."""
+    bound = f"{'>=' if inclusive else '>'} {minimum:g}"
+
+    def check(name: str, value: Any) -> list[float]:
+        ok = isinstance(value, (list, tuple)) and len(value) >= min_length and all(
+            _is_number(v) and (v >= minimum if inclusive else v > minimum) for v in value)
+        size = "a non-empty list of" if min_length == 1 else f"a list of at least {min_length}"
+        require(ok, f"{name}={value!r} is not allowed: give {size} numbers {bound}")
+        return list(value)
+
+    return check
+
+
+def int_list(*, min_length: int = 1, increasing: bool = False) -> Check:
+    """A check for a list of at least ``min_length`` integers >= 1 (strictly increasing if asked)."""
+    order = ", strictly increasing" if increasing else ""
+
+    def check(name: str, value: Any) -> list[int]:
+        ok = isinstance(value, (list, tuple)) and len(value) >= min_length and all(_is_int(v) and v >= 1 for v in value)
+        ok = ok and (not increasing or all(b > a for a, b in itertools.pairwise(value)))
+        size = "a non-empty list of" if min_length == 1 else f"a list of at least {min_length}"
+        require(ok, f"{name}={value!r} is not allowed: give {size} integers >= 1{order}")
+        return list(value)
+
+    return check
+
+
+def choice(*allowed: Any) -> Check:
+    """A check that the value is one of ``allowed``."""
+    return lambda name, value: check_choice(name, value, allowed)
+
+
+def at_most(small: str, large: str, what: str = "") -> Callable[[Mapping[str, Any]], None]:
+    """A relation: ``settings[small] <= settings[large]`` (skipped where ``large`` is None, i.e. "all")."""
+
+    def relation(settings: Mapping[str, Any]) -> None:
+        value, limit = settings[small], settings[large]
+        if limit is not None:
+            require(value <= limit, f"{small}={value!r} is not allowed: it must be at most {large}={limit!r}{what}")
+
+    return relation
 
 
 
@@ -134,6 +296,20 @@ PRESETS["approximation"] = {
         "alpha_grid": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
     },
 }
+
+
+RULES["approximation"] = SettingsRules(
+    checks={
+        "seeds": seeds, "alpha": positive_number, "n_train": positive_int, "n_test": positive_int,
+        "noise": nonnegative_number, "hidden": positive_int, "steps": positive_int, "record_every": positive_int,
+        "mc_samples": positive_int, "n_check": positive_int, "n_quad": positive_int,
+        "quadrature_nodes": int_list(increasing=True), "fig2_alphas": number_list(minimum=0, inclusive=False),
+        "alpha_grid": number_list(minimum=0, inclusive=False, min_length=2),
+        "boundary_alphas": number_list(minimum=0),
+    },
+    relations=(at_most("n_check", "n_train"), at_most("record_every", "steps")),
+    datasets=lambda settings: ("two_moons",),
+)
 
 
 # Chapter "generalization" (notebooks/generalization.py): Figs. 5–8 and the role of Fig. 1b, plus Section 4's

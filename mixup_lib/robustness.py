@@ -49,8 +49,10 @@ from torch import nn
 
 from mixup_lib import approx, attacks, fullbatch, models, profiles, runs
 from mixup_lib.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
-from mixup_lib.errors import check_choice, check_nonnegative, check_positive_int, require
+from mixup_lib.data import DATASET_NAMES
+from mixup_lib.errors import ConfigError, check_choice, check_nonnegative, check_positive_int, require
 from mixup_lib.mixup import cross_entropy
+from mixup_lib.train import SCHEDULES
 
 #: One ε step of the book's grids: one grey level of an 8-bit image, inputs in [0, 1].
 EPS_UNIT = 1 / 255
@@ -157,6 +159,52 @@ def alpha_sweep_configs(settings: Mapping[str, Any], dataset: str, device: str =
         method = "erm" if alpha == 0 else "mixup"
         sweep[float(alpha)] = run_config(settings, dataset, method=method, seed=seed, alpha=alpha, device=device)
     return sweep
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The chapter's settings rules: profiles.resolve checks every setting with them before anything runs
+
+
+def _eps_levels(name: str, levels: Any) -> list[float]:
+    """An ε grid in units of 1/255 as :func:`eps_grid` accepts it (from 0, strictly increasing)."""
+    try:
+        eps_grid(levels)
+    except ConfigError as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return list(levels)
+
+
+def _model_name(name: str, value: Any) -> str:
+    """A network name that :func:`mixup_lib.models.build` accepts (e.g. wrn-16-8)."""
+    models._parse_name(value)  # one-line ConfigError naming the allowed models
+    return value
+
+
+def _bound_seeds_within_seeds(settings: Mapping[str, Any]) -> None:
+    count, seeds = settings["bound_seeds"], settings["seeds"]
+    require(count <= len(seeds), f"bound_seeds={count!r} is not allowed: it must be at most len(seeds)={len(seeds)}")
+
+
+profiles.RULES["robustness"] = profiles.SettingsRules(
+    checks={
+        "dataset": profiles.choice(*(n for n in DATASET_NAMES if n != "two_moons")), "model": _model_name,
+        "epochs": profiles.positive_int, "n_train": profiles.positive_int_or_all,
+        "n_test": profiles.positive_int_or_all, "batch_size": profiles.positive_int, "lr": profiles.positive_number,
+        "momentum": profiles.fraction_below_one, "weight_decay": profiles.nonnegative_number,
+        "schedule": profiles.choice(*SCHEDULES), "augment": profiles.boolean, "data_seed": profiles.nonnegative_int,
+        "seeds": profiles.seeds, "alpha": profiles.positive_number, "eps_255": _eps_levels,
+        "pgd_eps_255": _eps_levels, "pgd_points": profiles.positive_int, "pgd_steps": profiles.positive_int,
+        "alpha_sweep": profiles.number_list(minimum=0), "cos_points": profiles.positive_int,
+        "attack_batch": profiles.positive_int, "moons_n": profiles.positive_int,
+        "moons_noise": profiles.nonnegative_number, "moons_gap": profiles.nonnegative_number,
+        "moons_hidden": profiles.positive_int, "moons_steps": profiles.positive_int,
+        "moons_alphas": profiles.number_list(minimum=0, inclusive=False), "bound_seeds": profiles.positive_int,
+    },
+    relations=(profiles.at_most("pgd_points", "n_test", " (PGD attacks the first test points)"),
+               profiles.at_most("cos_points", "n_train", " (Fig. 3 uses the first training points)"),
+               _bound_seeds_within_seeds),
+    datasets=lambda settings: (settings["dataset"], profiles.FALLBACK_DATASET),
+)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -55,7 +55,6 @@ from mixup_lib.mixup import mixture_moment, one_hot
 started = time.time()
 settings = profiles.resolve("approximation", profile, seeds=seeds, alpha=alpha, n_train=n_train, n_test=n_test,
                             noise=noise, steps=steps)
-settings["seeds"] = profiles.check_seeds(settings["seeds"])
 run_device = resolve_device(device)
 torch.set_default_dtype(torch.float64)  # float64 so the identities below can be checked to 1e-10
 plots.use_style()

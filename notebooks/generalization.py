@@ -69,20 +69,14 @@ from mixup_lib import claims, plots, profiles, provenance, runs, train
 from mixup_lib import generalization as gen
 from mixup_lib.data import DatasetUnavailable, load_dataset
 from mixup_lib.devices import resolve_device
-from mixup_lib.errors import require
 
 started = time.time()
 settings = profiles.resolve("generalization", profile, seeds=seeds, width=width, n_train=n_train, n_test=n_test,
                             epochs=epochs, alpha=alpha, track_penalty=track_penalty, n_grid=n_grid,
                             alpha_grid=alpha_grid, sweep_seeds=sweep_seeds, fallback=fallback)
-settings["seeds"] = profiles.check_seeds(settings["seeds"])
-settings["sweep_seeds"] = profiles.check_seeds(settings["sweep_seeds"])
-require(isinstance(settings["fallback"], bool), f"fallback={settings['fallback']!r} is not allowed: True or False")
-require(len(settings["n_grid"]) >= 2 and len(settings["alpha_grid"]) >= 1,
-        "n_grid needs at least 2 sizes and alpha_grid at least 1 alpha")
 run_device = resolve_device(device)
 plots.use_style()
-SWEEP_DATASET = "fashion_mnist"  # the real data set available everywhere: the sweeps run on it
+SWEEP_DATASET = gen.SWEEP_DATASET  # the real data set available everywhere: the sweeps run on it
 PENALTY_NAMES = {"penalty": "P(θ), with h''", "gradient_penalty": "G(θ), without h''"}
 
 choices, unavailable = {}, {}

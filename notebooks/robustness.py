@@ -73,7 +73,6 @@ started = time.time()
 settings = profiles.resolve("robustness", profile, seeds=seeds, alpha=alpha, model=model, epochs=epochs,
                             n_train=n_train, n_test=n_test, eps_255=eps_255, pgd_points=pgd_points,
                             alpha_sweep=alpha_sweep)
-settings["seeds"] = profiles.check_seeds(settings["seeds"])
 eps = robustness.eps_grid(settings["eps_255"])
 pgd_eps = robustness.eps_grid(settings["pgd_eps_255"])
 run_device = resolve_device(device)

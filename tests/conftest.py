@@ -18,10 +18,9 @@ def _run(command, cwd, env):
     return done
 
 
-@pytest.fixture(scope="session")
-def book_copy(tmp_path_factory):
-    """A copy of the book's sources in a scratch folder, with its own run store (data shared with the repo)."""
-    copy = tmp_path_factory.mktemp("book")
+def make_book_copy(copy: Path) -> tuple[Path, dict[str, str]]:
+    """Copy the book's sources into ``copy`` with its own run store (data shared with the repo); (copy, env)."""
+    copy.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
@@ -31,6 +30,12 @@ def book_copy(tmp_path_factory):
     data_root = os.environ.get("MIXUP_DATA", str(ROOT / "data"))
     env = {**os.environ, "MIXUP_RUNS": str(copy / "runs"), "MIXUP_DATA": data_root}
     return copy, env
+
+
+@pytest.fixture(scope="session")
+def book_copy(tmp_path_factory):
+    """A copy of the book's sources in a scratch folder, with its own run store (data shared with the repo)."""
+    return make_book_copy(tmp_path_factory.mktemp("book"))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mixup_lib import claims, generalization, models, runs, train
+from mixup_lib import claims, generalization, models, profiles, runs, train
 from mixup_lib.errors import ConfigError
 
 matplotlib.use("Agg")
@@ -27,6 +27,37 @@ def _curves(loss_gaps, error_gaps):
     """A stack_curves-like record with given (seeds, epochs) gaps."""
     loss_gaps, error_gaps = np.asarray(loss_gaps, float), np.asarray(error_gaps, float)
     return {"epoch": np.arange(1, loss_gaps.shape[1] + 1), "loss_gap": loss_gaps, "error_gap": error_gaps}
+
+
+# -- settings rules (checked at resolve time) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "pattern"),
+    [
+        ({"alpha_grid": [1.0, -0.5]}, r"^alpha_grid=\[1.0, -0.5\] is not allowed: .*numbers > 0$"),
+        ({"n_grid": [500]}, r"^n_grid=\[500\] is not allowed: give a list of at least 2 integers >= 1"),
+        ({"n_grid": [500, 250]}, r"^n_grid=\[500, 250\] is not allowed: .*strictly increasing$"),
+        ({"n_grid": [1000, 70000]}, r"^n_grid=\[1000, 70000\] is not allowed: Fashion-MNIST has 60000"),
+        ({"track_penalty": 300}, r"^track_penalty=300 is not allowed: it must be at most the smallest training subset"),
+        ({"track_penalty": -1}, r"^track_penalty=-1 is not allowed: it must be an integer >= 0$"),
+        ({"fallback": 1}, r"^parameter fallback=1|^fallback=1 is not allowed: it must be True or False$"),
+        ({"sweep_seeds": []}, r"^sweep_seeds=\[\] is not allowed"),
+        ({"width": 0}, r"^width=0 is not allowed"),
+    ],
+)
+def test_resolve_checks_every_setting_before_anything_runs(overrides, pattern):
+    with pytest.raises(ConfigError, match=pattern) as info:
+        profiles.resolve("generalization", "quick", **overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_every_setting_of_the_chapter_has_a_check_and_the_presets_pass():
+    rules = profiles.rules("generalization")
+    for profile in profiles.PROFILES:
+        settings = profiles.resolve("generalization", profile)
+        assert set(rules.checks) == set(profiles.PRESETS["generalization"][profile])
+        assert profiles.requested_datasets("generalization", settings) == list(generalization.DATASETS)
 
 
 # -- gaps -----------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Profiles, the visible data fallback, provenance, and the notebook executor's bookkeeping."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -131,3 +132,58 @@ def test_executor_rejects_an_unknown_notebook_with_exit_code_2():
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: notebook 'nope' does not exist")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    """An empty data root and an empty Debian folder: every image data set starts unavailable."""
+    monkeypatch.setenv("MIXUP_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MIXUP_DEBIAN_FASHION_MNIST", str(tmp_path / "debian"))
+    return tmp_path
+
+
+def test_data_state_follows_the_loaders_order_without_decoding(data_root):
+    state = execute_notebooks.dataset_state
+    assert state("two_moons") == "generated" and state("svhn") == "unavailable"
+    mnist = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    (data_root / "debian").mkdir()
+    for name in mnist:
+        (data_root / "debian" / f"{name}.gz").write_bytes(b"")
+    assert state("fashion_mnist").startswith("Debian package files in ")
+    raw = data_root / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in mnist:
+        (raw / name).write_bytes(b"")
+    assert state("fashion_mnist") == f"files under {raw.resolve()}"
+    for split in ("train", "test"):
+        (data_root / "data" / f"fashion_mnist-{split}.pt").write_bytes(b"")
+    assert state("fashion_mnist").startswith("decoded cache in ")
+
+
+def test_a_page_built_on_substituted_data_is_stale_once_the_data_set_appears(data_root, monkeypatch):
+    monkeypatch.setattr(execute_notebooks, "GENERATED", data_root / "generated")
+    params = {"profile": "smoke"}
+    unavailable = {"svhn": "unavailable", "fashion_mnist": "unavailable"}
+    assert execute_notebooks.data_states("robustness", params) == unavailable
+    (data_root / "generated").mkdir()
+    stored = {"metadata": {"mixup_companion": {"fingerprint": execute_notebooks.fingerprint("robustness", params)}}}
+    (data_root / "generated" / "robustness.ipynb").write_text(json.dumps(stored))
+    assert execute_notebooks.is_up_to_date("robustness", params)
+    svhn = data_root / "data" / "SVHN"  # the real data set is installed after the page was built
+    svhn.mkdir(parents=True)
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        (svhn / name).write_bytes(b"")
+    assert execute_notebooks.data_states("robustness", params)["svhn"] == f"files under {svhn.resolve()}"
+    assert not execute_notebooks.is_up_to_date("robustness", params)
+
+
+def test_stale_scratch_folders_of_killed_executors_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(execute_notebooks, "GENERATED", tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = [tmp_path / f".executing-{dead.stdout.strip()}-abc", tmp_path / ".executing-old_format"]
+    alive = tmp_path / f".executing-{os.getpid()}-xyz"
+    for folder in (*stale, alive):
+        folder.mkdir()
+        (folder / "robustness.out.ipynb").write_text("{}")
+    assert sorted(execute_notebooks.clean_stale_scratch()) == sorted(stale)
+    assert alive.is_dir() and not any(folder.exists() for folder in stale)

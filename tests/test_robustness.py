@@ -16,6 +16,38 @@ from mixup_lib import approx, profiles, robustness, runs, train
 from mixup_lib.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from mixup_lib.errors import ConfigError
 
+# ---------------------------------------------------------------- settings rules (checked at resolve time)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "pattern"),
+    [
+        ({"pgd_points": 0}, r"^pgd_points=0 is not allowed: it must be an integer >= 1$"),
+        ({"alpha_sweep": [0.0, -1.0]}, r"^alpha_sweep=\[0.0, -1.0\] is not allowed: .*numbers >= 0$"),
+        ({"alpha": 0.0}, r"^alpha=0.0 is not allowed: it must be a finite number > 0$"),
+        ({"eps_255": [1, 2]}, r"^eps_255: eps grid \[1, 2\] is not allowed: it must start at 0"),
+        ({"eps_255": [0, 8, 4]}, r"^eps_255: .* must increase strictly$"),
+        ({"model": "wrn-15-1"}, r"^model='wrn-15-1' is not allowed: WRN depth 15"),
+        ({"epochs": 0}, r"^epochs=0 is not allowed"),
+        ({"n_test": 100}, r"^pgd_points=200 is not allowed: it must be at most n_test=100"),
+        ({"n_train": 500}, r"^cos_points=1000 is not allowed: it must be at most n_train=500"),
+        ({"seeds": [0, 0]}, r"^seeds=\[0, 0\] is not allowed"),
+    ],
+)
+def test_resolve_checks_every_setting_before_anything_runs(overrides, pattern):
+    with pytest.raises(ConfigError, match=pattern) as info:
+        profiles.resolve("robustness", "quick", **overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_every_setting_of_the_chapter_has_a_check():
+    rules = profiles.rules("robustness")
+    for profile in profiles.PROFILES:
+        assert set(rules.checks) == set(profiles.PRESETS["robustness"][profile])
+        assert profiles.requested_datasets("robustness", profiles.resolve("robustness", profile)) == [
+            "svhn", "fashion_mnist"]
+
+
 # ---------------------------------------------------------------- ε grid
 
 

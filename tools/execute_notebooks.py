@@ -4,28 +4,49 @@
     python tools/execute_notebooks.py --only approximation -p alpha 0.5 --force
 
 A notebook is re-executed only when its fingerprint changes: the sha256 of its source, its parameters,
-and the sources of mixup_lib and results/ (stored in the executed notebook's metadata). The run store
-makes re-execution cheap anyway; this skips even the kernel start. A failing notebook names itself,
-keeps its partial output in book/generated/failed/, leaves the last good output untouched, and makes
-this script exit 1.
+the sources of mixup_lib and results/, and whether each data set it asks for is available and from where
+(stored in the executed notebook's metadata). The run store makes re-execution cheap anyway; this skips even
+the kernel start.
+
+Before any kernel starts, every ``-p`` name must be one the notebook's ``parameters`` cell assigns and every
+setting must pass the chapter's rules (:func:`mixup_lib.profiles.resolve`): otherwise one line and exit 2.
+A failing notebook (an exception, or a kernel that died) names itself in one line, keeps its partial output in
+book/generated/failed/, leaves the last good output untouched, and makes this script exit 1. Scratch folders
+(``book/generated/.executing-<pid>-*``) left by a killed executor are removed on the next start.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import hashlib
 import json
+import logging
 import os
+import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 GENERATED = ROOT / "book" / "generated"
 METADATA_KEY = "mixup_companion"
+SCRATCH_PREFIX = ".executing-"
+#: Fault injection for tests/test_faults.py: "before-write" kills this executor right before the final write.
+FAULT_ENV = "MIXUP_FAULT"
+
+if (ROOT / "mixup_lib").is_dir() and str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the repository's library, as the kernel (cwd = ROOT) imports it
+
+
+class UsageError(ValueError):
+    """The command line asks for something the notebooks do not have; one line, exit 2."""
 
 
 def notebook_names() -> list[str]:
@@ -42,6 +63,103 @@ def parse_value(text: str):
         return {"true": True, "false": False, "none": None, "null": None}.get(lowered, text)
 
 
+_CELL_MARKER = re.compile(r"^# %%(.*)$", re.MULTILINE)
+
+
+def parameters_cell_source(name: str) -> str:
+    """The code of the notebook's cell tagged ``parameters`` (jupytext percent format), "" if it has none."""
+    text = (NOTEBOOKS / f"{name}.py").read_text()
+    markers = list(_CELL_MARKER.finditer(text))
+    for marker, following in zip(markers, [*markers[1:], None], strict=True):
+        if re.search(r"""tags\s*=\s*\[[^\]]*["']parameters["']""", marker.group(1)):
+            return text[marker.end():following.start() if following else len(text)]
+    return ""
+
+
+def parameters_cell_names(name: str) -> list[str]:
+    """The names the notebook's parameters cell assigns, in order (what ``-p`` may set)."""
+    names: list[str] = []
+    for node in ast.parse(parameters_cell_source(name)).body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        names += [target.id for target in targets if isinstance(target, ast.Name) and target.id not in names]
+    return names
+
+
+def check_parameter_names(name: str, parameters: dict) -> None:
+    """Refuse a ``-p`` name the parameters cell lacks (papermill would only warn, and the figure not change)."""
+    allowed = parameters_cell_names(name)
+    for key in parameters:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"notebook {name} has no parameter {key!r}{hint}: allowed are {', '.join(allowed)}")
+
+
+def chapter_settings(name: str, parameters: dict) -> dict[str, Any] | None:
+    """The chapter's settings at these parameters, checked by its rules (ConfigError: one line); None if it has none."""
+    from mixup_lib import profiles
+
+    if name not in profiles.PRESETS:
+        return None
+    profile = parameters.get("profile", "quick")
+    overrides = {key: value for key, value in parameters.items() if key != "profile"}
+    known = profiles.PRESETS[name].get(profile, {})
+    return profiles.resolve(name, profile, **{key: value for key, value in overrides.items() if key in known})
+
+
+def dataset_state(dataset: str) -> str:
+    """Whether ``dataset`` is available here and from where, without decoding it (mirrors mixup_lib.data's order).
+
+    The decoded cache, then the files under the data root, then (Fashion-MNIST) Debian's package; a data set
+    found nowhere is "unavailable" (torchvision's download is not probed: the notebook falls back visibly).
+    """
+    from mixup_lib import data
+
+    if dataset == "two_moons":
+        return "generated"
+    info = data.dataset_info(dataset)
+    root = data.data_root()
+    root = (root if root.is_absolute() else ROOT / root).resolve()
+    if all((root / f"{dataset}-{split}.pt").is_file() for split in data.SPLITS):
+        return f"decoded cache in {root}"
+    files = tuple(dict.fromkeys(file for split in data.SPLITS for file in info.files[split]))
+    folder = root / info.folder
+    if all((folder / f).is_file() or (info.in_channels == 1 and (folder / f"{f}.gz").is_file()) for f in files):
+        return f"files under {folder}"
+    debian = data.debian_fashion_mnist_dir()
+    if dataset == "fashion_mnist" and all((debian / f"{f}.gz").is_file() for f in files):
+        return f"Debian package files in {debian}"
+    return "unavailable"
+
+
+def report_data_state(dataset: str) -> int:
+    """``--data-state``: print the state of one data set; 0 if available, 1 if not, 2 for an unknown name."""
+    from mixup_lib.errors import ConfigError
+
+    try:
+        state = dataset_state(dataset)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{dataset}: {state}")
+    return 1 if state == "unavailable" else 0
+
+
+def data_states(name: str, parameters: dict) -> dict[str, str]:
+    """Each data set the notebook asks for at these parameters → :func:`dataset_state`."""
+    from mixup_lib import profiles
+
+    settings = chapter_settings(name, parameters)
+    if settings is None:
+        return {}
+    return {dataset: dataset_state(dataset) for dataset in profiles.requested_datasets(name, settings)}
+
+
 def _tree_digest(*folders: Path) -> str:
     digest = hashlib.sha256()
     for folder in folders:
@@ -53,11 +171,14 @@ def _tree_digest(*folders: Path) -> str:
 
 
 def fingerprint(name: str, parameters: dict) -> str:
-    """What an executed notebook depends on: its source, its parameters, the library and committed results."""
+    """What an executed notebook depends on: its source, its parameters, the library, committed results, and
+    the availability and source of each data set it asks for (a page built on a substitute is rebuilt once the
+    real data set appears)."""
     digest = hashlib.sha256()
     digest.update((NOTEBOOKS / f"{name}.py").read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     digest.update(_tree_digest(ROOT / "mixup_lib", ROOT / "results").encode())
+    digest.update(json.dumps(data_states(name, parameters), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -72,16 +193,76 @@ def is_up_to_date(name: str, parameters: dict) -> bool:
     return stored == fingerprint(name, parameters)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_scratch() -> list[Path]:
+    """Remove the scratch folders of executors that no longer run (killed ones); returns what was removed.
+
+    A scratch folder is ``.executing-<pid>-<random>``: one whose pid is dead, or without a pid (older
+    versions), is stale. A running executor's folder is left alone.
+    """
+    removed = []
+    for folder in GENERATED.glob(f"{SCRATCH_PREFIX}*"):
+        owner = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and _pid_alive(int(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
+        removed.append(folder)
+    return removed
+
+
+def _keep_partial_output(name: str, executed: Path) -> str:
+    """Move a failed run's partial notebook to book/generated/failed/ and say where it is."""
+    failed = GENERATED / "failed"
+    failed.mkdir(exist_ok=True)
+    if not executed.exists():
+        return "no partial output"
+    os.replace(executed, failed / f"{name}.ipynb")
+    return f"partial output: book/generated/failed/{name}.ipynb"
+
+
+def _last_started_cell(executed: Path) -> str:
+    """The cell that started last in a partial notebook, "cell N" (N counts code cells, as execution counts do)."""
+    try:
+        cells = [cell for cell in json.loads(executed.read_text())["cells"] if cell.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError):
+        return "a cell"
+    started = [number for number, cell in enumerate(cells, start=1)
+               if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return f"cell {started[-1]}" if started else "a cell"
+
+
+def _is_reported_here(record: logging.LogRecord) -> bool:
+    """papermill's own notice of a dead kernel: this script reports it in its one line instead."""
+    return "Kernel died" not in record.getMessage()
+
+
+def _inject_fault(point: str) -> None:
+    """Test hook: with ``MIXUP_FAULT=<point>``, this executor kills itself with SIGKILL here (no cleanup runs)."""
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def execute(name: str, parameters: dict) -> float:
     """Run one notebook with papermill; write its output atomically. Returns the wall time in seconds."""
     import jupytext
     import nbformat
     import papermill
+    from nbclient.exceptions import DeadKernelError
 
     GENERATED.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("papermill").addFilter(_is_reported_here)
     os.environ["MIXUP_BATCH_RUN"] = "1"  # the kernel inherits it: no live widgets (mixup_lib.plots.interactive_session)
     started = time.time()
-    with tempfile.TemporaryDirectory(dir=GENERATED, prefix=".executing-") as scratch:
+    with tempfile.TemporaryDirectory(dir=GENERATED, prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         source = Path(scratch) / f"{name}.ipynb"
         executed = Path(scratch) / f"{name}.out.ipynb"
         nbformat.write(jupytext.read(NOTEBOOKS / f"{name}.py"), source)
@@ -92,15 +273,23 @@ def execute(name: str, parameters: dict) -> float:
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],  # keep the kernel's start-up notices out of logs
             )
         except papermill.PapermillExecutionError as error:
-            failed = GENERATED / "failed"
-            failed.mkdir(exist_ok=True)
-            if executed.exists():
-                os.replace(executed, failed / f"{name}.ipynb")
+            where = _keep_partial_output(name, executed)
             raise NotebookFailedError(f"notebook {name} failed in cell {error.exec_count}: {error.ename}: "
-                                 f"{error.evalue} (partial output: book/generated/failed/{name}.ipynb)") from None
+                                      f"{error.evalue} ({where})") from None
+        except DeadKernelError:
+            cell = _last_started_cell(executed)
+            where = _keep_partial_output(name, executed)
+            cause = "most likely out of memory: try a smaller profile or free memory; else a crash in native code"
+            raise NotebookFailedError(f"notebook {name}: the kernel died in {cell} ({cause}) ({where})") from None
+        except Exception as error:  # papermill or the kernel machinery failed: still one line
+            where = _keep_partial_output(name, executed)
+            message = " ".join(str(error).split())
+            raise NotebookFailedError(f"notebook {name} could not be executed: {type(error).__name__}: {message} "
+                                      f"({where})") from None
         notebook = nbformat.read(executed, as_version=4)
         notebook.metadata[METADATA_KEY] = {"fingerprint": fingerprint(name, parameters), "parameters": parameters}
         nbformat.write(notebook, executed)
+        _inject_fault("before-write")
         os.replace(executed, GENERATED / f"{name}.ipynb")
     return time.time() - started
 
@@ -114,9 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this notebook (repeatable)")
     parser.add_argument("--force", action="store_true", help="execute even if up to date")
+    parser.add_argument("--data-state", metavar="DATASET",
+                        help="only say whether DATASET is available here and from where (exit 1 if it is not)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="papermill parameter, e.g. -p alpha 0.5")
     args = parser.parse_args(argv)
+    if args.data_state:
+        return report_data_state(args.data_state)
 
     names = notebook_names()
     unknown = sorted(set(args.only or []) - set(names))
@@ -124,7 +317,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: notebook {unknown[0]!r} does not exist: choose one of {', '.join(names)}", file=sys.stderr)
         return 2
     parameters = {"profile": args.profile, **{key: parse_value(value) for key, value in args.parameter}}
-    for name in args.only or names:
+    selected = args.only or names
+    try:
+        for name in selected:  # every notebook's parameters are checked before any kernel starts
+            check_parameter_names(name, parameters)
+            chapter_settings(name, parameters)
+    except ValueError as error:  # UsageError, or ConfigError from the chapter's rules
+        print(f"error: notebook {name}: {error}" if not isinstance(error, UsageError) else f"error: {error}",
+              file=sys.stderr)
+        return 2
+    for stale in clean_stale_scratch():
+        print(f"removed {stale.relative_to(ROOT)} (left by an executor that was killed)")
+    for name in selected:
         if not args.force and is_up_to_date(name, parameters):
             print(f"{name}: up to date (profile {args.profile})")
             continue
