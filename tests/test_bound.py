@@ -99,7 +99,8 @@ def test_second_order_adversarial_loss_is_its_terms_and_differentiable():
     model = _logreg([0.5, -1.0, 2.0])
     terms = bound.adversarial_loss_terms(model, x, y)
     value = bound.second_order_adversarial_loss(model, x, y, 0.3)
-    assert float(value) == pytest.approx(float(terms["L_std"] + 0.3 * terms["a"] + 0.045 * terms["b"]), rel=1e-14)
+    expected = terms["L_std"] + 0.3 * terms["a"] + 0.045 * terms["b"]
+    assert float(value.detach()) == pytest.approx(float(expected.detach()), rel=1e-14)
     (grad,) = torch.autograd.grad(value, model.linear.weight)
     assert torch.isfinite(grad).all() and grad.abs().sum() > 0
     with torch.no_grad():
