@@ -1,4 +1,4 @@
-"""Lemma 3.1, the approximate mixup loss (Eq. 3) and the robustness bound (Theorems 3.1/3.2).
+"""Lemma 3.1, the approximate mixup loss (Eq. 3) and Section 4's data-adaptive penalty and spectrum.
 
 Zhang et al., *How Does Mixup Help With Robustness and Generalization?* (ICLR 2021), Section 3.
 The loss is the GLM loss l(θ, (x, y)) = h(f_θ(x)) − y·f_θ(x) of :func:`mixup_lib.mixup.soft_cross_entropy`:
@@ -13,8 +13,10 @@ h = logsumexp, h' = softmax p, h'' = diag(p) − ppᵀ).
 - :func:`monte_carlo_mixup_loss` — Eq. (1) by sampling pairs and λ, with its standard error.
 - :func:`approx_terms` / :func:`approx_mixup_loss` — L_std, R1, R2, R3 of Lemma 3.1 and
   Eq. (3) L̃_mix = L_std + R1 + R2 + R3.
-- :func:`second_order_adversarial_loss` and :func:`robustness_bound` — Theorems 3.1/3.2,
-  L̃_mix(θ) ≥ L̃_adv(θ, ε_mix·√d), reported with the theorems' assumptions as flags.
+- :func:`penalty_terms` / :func:`data_adaptive_penalty` — Section 4's penalty (R2 without its α weight) and
+  its curvature-free form; :func:`covariance_spectrum` / :func:`effective_rank` — rank(Σ_X) and softer versions.
+- :class:`Derivatives` and :func:`covariance_factor` — the public machinery all of them use (and
+  :mod:`mixup_lib.bound`, which holds Theorems 3.1/3.2 and builds on this module).
 
 How the terms are computed (no Python loop over samples, never a d×d matrix):
 
@@ -42,12 +44,15 @@ Under ``torch.no_grad()`` they are plain numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.special import roots_jacobi
 from torch import nn
 
+from mixup_lib.attacks import eval_mode
 from mixup_lib.errors import check_choice, check_finite, check_positive_int, require
 from mixup_lib.mixup import mixture_moment, resolve_beta, sample_lambda, soft_cross_entropy
 
@@ -57,19 +62,23 @@ __all__ = [
     "NOISE_FACTOR",
     "R3_METHODS",
     "TRUNCATIONS",
+    "Derivatives",
     "approx_mixup_loss",
     "approx_terms",
     "beta_quadrature",
+    "covariance_factor",
+    "covariance_spectrum",
+    "data_adaptive_penalty",
+    "effective_rank",
     "expansion_terms",
     "fixed_lambda_errors",
     "loglog_slope",
     "mixture_quadrature",
     "monte_carlo_mixup_loss",
     "pairwise_mixup_loss",
+    "penalty_terms",
     "pulled_loss",
     "rewritten_mixup_loss",
-    "robustness_bound",
-    "second_order_adversarial_loss",
     "taylor_coefficients",
     "taylor_truncations",
     "truncation_errors",
@@ -302,7 +311,7 @@ def _hvp(q: torch.Tensor, xv: torch.Tensor, v: torch.Tensor, create_graph: bool)
     return torch.zeros_like(v) if hv is None else hv.reshape(v.shape)
 
 
-class _Derivatives:
+class Derivatives:
     """Everything the terms need, batched over samples.
 
     ``logits``, ``res`` = h'(f) − y and ``p`` (σ or softmax) come from a forward pass on the constant x, so
@@ -343,8 +352,16 @@ class _Derivatives:
             return (p * (1 - p) * u**2).sum(dim=1)
         return (p * u**2).sum(dim=1) - (p * u).sum(dim=1) ** 2
 
+    def projections(self, factor: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(J_i Fᵀ (n, K, rank), J_i δ_i (n, K)): the Jacobians along the rows of F (Σ̂ = FᵀF) and along δ_i."""
+        return torch.einsum("nkd,rd->nkr", self.jac, factor), torch.einsum("nkd,nd->nk", self.jac, delta)
 
-def _covariance_factor(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def penalty_sum(self, along_pcs: torch.Tensor, along_delta: torch.Tensor) -> torch.Tensor:
+        """Σ_i [tr(h''_i J_i Σ̂ J_iᵀ) + (J_i δ_i)ᵀ h''_i J_i δ_i]: the sum in R2 and in Section 4's penalty."""
+        return self.curvature_form(along_pcs).sum() + self.curvature_form(along_delta).sum()
+
+
+def covariance_factor(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(x̄, F) with Σ̂ = X_cᵀX_c/n = FᵀF and F of shape (rank, d); never a d×d matrix.
 
     n ≤ d (images): F = X_c/√n itself (n rows). n > d (two moons): F = diag(S/√n)·Vᵀ from the thin SVD of
@@ -387,16 +404,15 @@ def expansion_terms(
     m1, m2 = weights
     graph = torch.is_grad_enabled()
     with torch.enable_grad():
-        der = _Derivatives(model, x, targets, graph=graph, hessian=r3 != "skip")
+        der = Derivatives(model, x, targets, graph=graph, hessian=r3 != "skip")
         n = der.x.shape[0]
         flat = der.x.reshape(n, -1)
-        mean, factor = _covariance_factor(flat)
+        mean, factor = covariance_factor(flat)
         delta = mean - flat  # (n, d): x̄ − x_i
         l_std = soft_cross_entropy(der.logits, der.soft)
         r1 = m1 / n * (der.q * delta).sum()
-        along_delta = torch.einsum("nkd,nd->nk", der.jac, delta)  # J_i δ_i
-        along_pcs = torch.einsum("nkd,rd->nkr", der.jac, factor)  # J_i Fᵀ: Σ̂ = FᵀF
-        r2 = m2 / (2 * n) * (der.curvature_form(along_pcs).sum() + der.curvature_form(along_delta).sum())
+        along_pcs, along_delta = der.projections(factor, delta)
+        r2 = m2 / (2 * n) * der.penalty_sum(along_pcs, along_delta)
         if r3 == "skip":
             r3_value = l_std.new_zeros(())
         else:
@@ -598,107 +614,97 @@ def truncation_errors(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Robustness (Theorems 3.1 and 3.2)
+# Section 4: the data-adaptive penalty and the rank of the data covariance
 
 
-def _binary_derivatives(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, graph: bool) -> _Derivatives:
-    der = _Derivatives(model, x, targets, graph=graph, hessian=False)
-    require(
-        der.binary,
-        f"model output of shape {tuple(der.logits.shape)}: the second-order adversarial loss and the bound of "
-        "Theorems 3.1/3.2 are for binary scalar models with (N,) logits",
-    )
-    return der
+def penalty_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Section 4's data-adaptive penalty of ``model`` on the training points (x, y), in two forms.
 
+    ``penalty`` — the form mixup's loss adds (Lemma 3.1's R2 divided by its weight E_D̃[(1−λ)²]/2, so it does
+    not depend on α and is one yardstick for ERM and mixup models):
 
-def second_order_adversarial_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, eps: float) -> torch.Tensor:
-    """L̃_adv(θ, ε) = L_std + (ε/n) Σ_i |h'(f_i) − y_i| ‖∇f(x_i)‖ + (ε²/2n) Σ_i h''(f_i) ‖∇f(x_i)‖².
+        P(θ) = (1/n) Σ_i E_r[(r − x_i)ᵀ J_iᵀ h''_i J_i (r − x_i)]
+             = (1/n) Σ_i [tr(h''_i J_i Σ̂ J_iᵀ) + (J_i δ_i)ᵀ h''_i (J_i δ_i)],   δ_i = x̄ − x_i,
 
-    The maximum over ‖δ‖₂ ≤ ε of the second-order Taylor expansion of l(θ, (x_i + δ, y_i)) in δ, summed
-    over i, for a binary scalar model with ∇²f = 0 (logistic regression, bias-free ReLU nets: the setting
-    of Theorems 3.1/3.2; with curvature ∇²f ≠ 0 the expansion has a further term this does not include).
-    The maximiser is δ = ±ε ∇f/‖∇f‖ since h'' = σ(1−σ) ≥ 0. Differentiable.
+    with J_i the K×d input Jacobian of the logits (inputs in [0, 1] pixel space: normalization is inside the
+    model), h''_i = diag(p_i) − p_i p_iᵀ the softmax Hessian (σ(1−σ) for one logit), r uniform over the rows
+    of x and Σ̂ their (biased) covariance. The first term is the theory's quadratic form ∇fᵀ Σ̂_X ∇f with the
+    GLM curvature, the second the per-sample term. It falls when predictions saturate (h'' → 0).
+
+    ``gradient_penalty`` — the curvature-free quadratic form, the mean over classes of ∇f_kᵀ Σ̂ ∇f_k
+    = ‖X_c ∇f_k‖²/n averaged over points and classes: how fast the logits change along the data's spread.
+
+    Both come from one pass of :class:`Derivatives` (batched input Jacobians) and :func:`covariance_factor`
+    (never a d×d matrix), in eval mode; ``penalty`` equals ``approx_terms(...)["R2"]`` divided by its weight.
     """
-    require(math.isfinite(eps) and eps >= 0, f"eps={eps!r} is not allowed: it must be a finite number >= 0")
-    graph = torch.is_grad_enabled()
-    with torch.enable_grad():
-        der = _binary_derivatives(model, x, targets, graph)
-        l_std = soft_cross_entropy(der.logits, der.soft)
-        norm = der.jac[:, 0].norm(dim=1)
-        curv = der.p * (1 - der.p)
-        value = l_std + eps * (der.res[:, 0].abs() * norm).mean() + eps**2 / 2 * (curv * norm**2).mean()
-    return value if graph else value.detach()
+    with torch.no_grad(), eval_mode(model):
+        with torch.enable_grad():
+            der = Derivatives(model, x, y, graph=False, hessian=False)
+        n, k = der.jac.shape[:2]
+        flat = der.x.reshape(n, -1)
+        mean, factor = covariance_factor(flat)
+        along_pcs, along_delta = der.projections(factor, mean - flat)
+        weighted = der.penalty_sum(along_pcs, along_delta) / n
+        plain = (along_pcs**2).sum() / (n * k)
+    return {"penalty": float(weighted), "gradient_penalty": float(plain)}
 
 
-def robustness_bound(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    r3: str = "exact",
-    tol: float = 1e-6,
-) -> dict[str, float | bool | int]:
-    """Theorems 3.1/3.2: compare L̃_mix(θ) with L̃_adv(θ, ε_mix·√d) and report the assumptions.
+def data_adaptive_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The ``penalty`` of :func:`penalty_terms`: Lemma 3.1's R2 without its α weight (Section 4's penalty)."""
+    return penalty_terms(model, x, y)["penalty"]
 
-    ε_mix = R · c_x · E_D̃[1−λ], R = min_i |cos(∇f(x_i), x_i)| (cos(θ, x_i) for logistic regression),
-    c_x = min_i ‖x_i‖/√d. For a binary scalar model; ``y`` are labels in {0, 1} (or probabilities of
-    class 1: the class is y > 1/2). Returns plain numbers:
 
-    - ``R``, ``R_index`` (argmin), ``c_x``, ``eps_mix``, ``eps`` (= ε_mix·√d), ``d``, ``n``,
-      ``E1`` = E_D̃[1−λ], ``E2`` = E_D̃[(1−λ)²];
-    - ``L_std``, ``R1``, ``R2``, ``R3``, ``L_mix_approx`` (Eq. 3), ``L_adv_approx``, ``gap`` (their difference);
-    - ``holds``: L_mix_approx ≥ L_adv_approx, as computed — no tolerance, whether or not the assumptions hold;
-    - the assumptions, checked and never imposed: ``zero_training_error`` ((2y_i − 1) f(x_i) ≥ 0 for all i),
-      ``min_margin`` (min_i (2y_i − 1) f(x_i)), ``centred`` (‖x̄‖ ≤ tol·max‖x_i‖), ``homogeneous``
-      (f(x_i) = ∇f(x_i)ᵀx_i within tol: linear without bias, bias-free ReLU), ``curvature_free``
-      (|R3| ≤ tol·(|L_std| + 1), a consequence of ∇²f = 0), and ``assumptions_met`` (all four).
+def covariance_spectrum(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Eigenvalues (descending, float64) of the biased covariance Σ̂ = X_cᵀX_c/n of the rows of x (flattened).
+
+    From the singular values of the centred n×d data, so no d×d matrix is formed; min(n, d) values.
     """
-    with torch.no_grad():
-        terms = approx_terms(model, x, y, alpha, beta, r3=r3)
-    with torch.enable_grad():
-        der = _binary_derivatives(model, x, y, graph=False)
-    flat = der.x.reshape(der.x.shape[0], -1)
-    n, d = flat.shape
-    grad = der.jac[:, 0].detach()
-    f = der.logits.detach()
-    norms_x = flat.norm(dim=1)
-    cosines = (grad * flat).sum(dim=1).abs() / (grad.norm(dim=1) * norms_x).clamp_min(torch.finfo(flat.dtype).tiny)
-    r_value = float(cosines.min())
-    c_x = float(norms_x.min()) / math.sqrt(d)
-    e1, e2 = mixture_moment(alpha, beta, 1), mixture_moment(alpha, beta, 2)
-    eps_mix = r_value * c_x * e1
-    with torch.no_grad():
-        l_adv = float(second_order_adversarial_loss(model, x, y, eps_mix * math.sqrt(d)))
-    l_mix = float(terms["L_std"] + terms["R1"] + terms["R2"] + terms["R3"])
-    margins = (2 * (der.soft > 0.5).to(f.dtype) - 1) * f
-    zero_error = bool((margins >= 0).all())
-    centred = float(flat.mean(dim=0).norm()) <= tol * float(norms_x.max())
-    homogeneous = float((f - (grad * flat).sum(dim=1)).abs().max()) <= tol * (1 + float(f.abs().max()))
-    curvature_free = abs(float(terms["R3"])) <= tol * (abs(float(terms["L_std"])) + 1)
-    return {
-        "R": r_value,
-        "R_index": int(cosines.argmin()),
-        "c_x": c_x,
-        "eps_mix": eps_mix,
-        "eps": eps_mix * math.sqrt(d),
-        "d": d,
-        "n": n,
-        "E1": e1,
-        "E2": e2,
-        "L_std": float(terms["L_std"]),
-        "R1": float(terms["R1"]),
-        "R2": float(terms["R2"]),
-        "R3": float(terms["R3"]),
-        "L_mix_approx": l_mix,
-        "L_adv_approx": l_adv,
-        "gap": l_mix - l_adv,
-        "holds": l_mix >= l_adv,
-        "zero_training_error": zero_error,
-        "min_margin": float(margins.min()),
-        "centred": centred,
-        "homogeneous": homogeneous,
-        "curvature_free": curvature_free,
-        "assumptions_met": zero_error and centred and homogeneous and curvature_free,
-    }
+    flat = torch.as_tensor(x).reshape(len(x), -1).double()
+    require(flat.shape[0] >= 2, f"x has {flat.shape[0]} rows: a covariance needs at least 2")
+    centred = flat - flat.mean(dim=0)
+    s = torch.linalg.svdvals(centred)
+    return (s**2 / flat.shape[0]).numpy()
+
+
+def effective_rank(x: torch.Tensor | np.ndarray, thresholds: Sequence[float] = (0.9, 0.99)) -> dict[str, Any]:
+    """rank(Σ_X) of Section 4 (the Rademacher bound scales like √(rank(Σ_X)/n)) and three softer versions.
+
+    - ``rank``: numerical rank (eigenvalues above max·max(n, d)·eps); at most n − 1 and d;
+    - ``participation_ratio``: (Σ λ)² / Σ λ², between 1 and rank; equals k for k equal eigenvalues;
+    - ``entropy_rank``: exp of the entropy of λ/Σλ (Roy & Vetterli 2007), also k for k equal eigenvalues;
+    - ``k_<p>``: the number of leading components holding a fraction p of the variance (p in ``thresholds``).
+    Also ``n`` and ``d``.
+    """
+    lam = covariance_spectrum(x)
+    n, d = torch.as_tensor(x).reshape(len(x), -1).shape
+    top = lam.max() if len(lam) else 0.0
+    positive = lam[lam > top * max(n, d) * np.finfo(float).eps] if top > 0 else lam[:0]
+    result: dict[str, Any] = {"n": n, "d": d, "rank": len(positive)}
+    if len(positive) == 0:
+        result.update(participation_ratio=0.0, entropy_rank=0.0, **{f"k_{p:g}": 0 for p in thresholds})
+        return result
+    share = positive / positive.sum()
+    result["participation_ratio"] = float(positive.sum() ** 2 / (positive**2).sum())
+    result["entropy_rank"] = float(np.exp(-(share * np.log(share)).sum()))
+    cumulative = np.cumsum(share)
+    for p in thresholds:
+        result[f"k_{p:g}"] = int(np.searchsorted(cumulative, p - 1e-12) + 1)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Names that moved to mixup_lib.bound (Theorems 3.1/3.2)
+
+_MOVED_TO_BOUND = ("robustness_bound", "second_order_adversarial_loss")
+
+
+def __getattr__(name: str) -> Any:
+    """``robustness_bound`` and ``second_order_adversarial_loss`` still resolve here, to :mod:`mixup_lib.bound`.
+
+    Lazily (PEP 562): bound.py builds on this module, so importing it here at load time would be a cycle.
+    """
+    if name in _MOVED_TO_BOUND:
+        from mixup_lib import bound
+
+        return getattr(bound, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
+
+from mixup_lib.report import tables
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive at this scale"
 
@@ -33,12 +34,10 @@ def graded(value: float, *, supported_below: float, inconclusive_below: float) -
 
 
 def claims_table(claims: list[Claim]) -> str:
-    """The chapter's closing table as HTML: claim, evidence on the page, computed verdict."""
+    """The chapter's closing table as HTML: claim, evidence on the page, computed verdict (with its mark)."""
     marks = {SUPPORTED: "✅", NOT_SUPPORTED: "❌", INCONCLUSIVE: "❔"}
-    rows = "".join(
-        f"<tr><td>{c.number}</td><td>{html.escape(c.statement)}</td><td>{html.escape(c.evidence)}</td>"
-        f"<td>{marks[c.verdict]} {html.escape(c.verdict)}</td></tr>"
-        for c in claims
-    )
-    return ('<table class="table claims"><thead><tr><th>#</th><th>claim</th><th>evidence here</th>'
-            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>")
+    rows = [{"number": c.number, "statement": c.statement, "evidence": c.evidence,
+             "verdict": f"{marks[c.verdict]} {c.verdict}"} for c in claims]
+    columns = [("#", "number", ""), ("claim", "statement", ""), ("evidence here", "evidence", ""),
+               ("verdict", "verdict", "")]
+    return tables.table(rows, columns, classes="table claims")

@@ -18,9 +18,9 @@ This module holds the chapter's protocol; the notebook only chooses parameters, 
   without runs is kept, marked missing (NaN), so the figure shows it as missing rather than dropping it.
 - :func:`compare_gaps` / :func:`throughout_verdict` — claim 8's "smaller throughout training", computed.
 - :func:`sweep_summary`, :func:`loglog_slope`, :func:`trend` — the gap against n and against α.
-- :func:`penalty_terms` — the Section 4 penalty (and its curvature-free form), with :mod:`mixup_lib.approx`.
-- :func:`covariance_spectrum` / :func:`effective_rank` — rank(Σ_X) of the theory, and softer versions of it.
-- :func:`draw_curves` / :func:`draw_gap_summary` — the two kinds of figure (plotting only, never training).
+- :func:`penalty_terms` — the Section 4 penalty (and its curvature-free form) and :func:`covariance_spectrum` /
+  :func:`effective_rank` — rank(Σ_X) and softer versions: defined in :mod:`mixup_lib.approx`, named here too.
+- :func:`draw_curves` / :func:`draw_gap_summary` — the two kinds of figure, drawn by :mod:`mixup_lib.report.plots`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from mixup_lib import claims, profiles
+from mixup_lib.approx import covariance_spectrum, data_adaptive_penalty, effective_rank, penalty_terms
 from mixup_lib.errors import check_choice, require
 
 #: The data sets of Figs. 5–8, in the order the paper names them.
@@ -307,163 +306,22 @@ def trend(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Section 4: the data-adaptive penalty and the rank of the data covariance
-
-
-def penalty_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Section 4's data-adaptive penalty of ``model`` on the training points (x, y), in two forms.
-
-    ``penalty`` — the form mixup's loss adds (Lemma 3.1's R2 divided by its weight E_D̃[(1−λ)²]/2, so it does
-    not depend on α and is one yardstick for ERM and mixup models):
-
-        P(θ) = (1/n) Σ_i E_r[(r − x_i)ᵀ J_iᵀ h''_i J_i (r − x_i)]
-             = (1/n) Σ_i [tr(h''_i J_i Σ̂ J_iᵀ) + (J_i δ_i)ᵀ h''_i (J_i δ_i)],   δ_i = x̄ − x_i,
-
-    with J_i the K×d input Jacobian of the logits (inputs in [0, 1] pixel space: normalization is inside the
-    model), h''_i = diag(p_i) − p_i p_iᵀ the softmax Hessian (σ(1−σ) for one logit), r uniform over the rows
-    of x and Σ̂ their (biased) covariance. The first term is the theory's quadratic form ∇fᵀ Σ̂_X ∇f with the
-    GLM curvature, the second the per-sample term. It falls when predictions saturate (h'' → 0).
-
-    ``gradient_penalty`` — the curvature-free quadratic form, the mean over classes of ∇f_kᵀ Σ̂ ∇f_k
-    = ‖X_c ∇f_k‖²/n averaged over points and classes: how fast the logits change along the data's spread.
-
-    Both come from one pass of :mod:`mixup_lib.approx`'s machinery (its batched input Jacobians and its
-    factor of Σ̂, never a d×d matrix), in eval mode; ``penalty`` equals ``approx_terms(...)["R2"]`` divided by
-    its weight (tested).
-    """
-    from mixup_lib import approx
-    from mixup_lib.attacks import eval_mode
-
-    with torch.no_grad(), eval_mode(model):
-        with torch.enable_grad():
-            der = approx._Derivatives(model, x, y, graph=False, hessian=False)
-        jac = der.jac.detach()
-        n, k = jac.shape[:2]
-        flat = der.x.reshape(n, -1)
-        mean, factor = approx._covariance_factor(flat)
-        along_pcs = torch.einsum("nkd,rd->nkr", jac, factor)  # J_i Fᵀ with Σ̂ = FᵀF
-        along_delta = torch.einsum("nkd,nd->nk", jac, mean - flat)  # J_i δ_i
-        weighted = (der.curvature_form(along_pcs).sum() + der.curvature_form(along_delta).sum()) / n
-        plain = (along_pcs**2).sum() / (n * k)
-    return {"penalty": float(weighted), "gradient_penalty": float(plain)}
-
-
-def data_adaptive_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """The ``penalty`` of :func:`penalty_terms`: Lemma 3.1's R2 without its α weight (Section 4's penalty)."""
-    return penalty_terms(model, x, y)["penalty"]
-
-
-def covariance_spectrum(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Eigenvalues (descending, float64) of the biased covariance Σ̂ = X_cᵀX_c/n of the rows of x (flattened).
-
-    From the singular values of the centred n×d data, so no d×d matrix is formed; min(n, d) values.
-    """
-    flat = torch.as_tensor(x).reshape(len(x), -1).double()
-    require(flat.shape[0] >= 2, f"x has {flat.shape[0]} rows: a covariance needs at least 2")
-    centred = flat - flat.mean(dim=0)
-    s = torch.linalg.svdvals(centred)
-    return (s**2 / flat.shape[0]).numpy()
-
-
-def effective_rank(x: torch.Tensor | np.ndarray, thresholds: Sequence[float] = (0.9, 0.99)) -> dict[str, Any]:
-    """rank(Σ_X) of Section 4 and three softer versions, for the rows of x.
-
-    - ``rank``: numerical rank (eigenvalues above max·d·eps); at most n − 1 and d;
-    - ``participation_ratio``: (Σ λ)² / Σ λ², between 1 and rank; equals k for k equal eigenvalues;
-    - ``entropy_rank``: exp of the entropy of λ/Σλ (Roy & Vetterli 2007), also k for k equal eigenvalues;
-    - ``k_<p>``: the number of leading components holding a fraction p of the variance (p in ``thresholds``).
-    Also ``n`` and ``d``.
-    """
-    lam = covariance_spectrum(x)
-    n, d = torch.as_tensor(x).reshape(len(x), -1).shape
-    top = lam.max() if len(lam) else 0.0
-    positive = lam[lam > top * max(n, d) * np.finfo(float).eps] if top > 0 else lam[:0]
-    result: dict[str, Any] = {"n": n, "d": d, "rank": len(positive)}
-    if len(positive) == 0:
-        result.update(participation_ratio=0.0, entropy_rank=0.0, **{f"k_{p:g}": 0 for p in thresholds})
-        return result
-    share = positive / positive.sum()
-    result["participation_ratio"] = float(positive.sum() ** 2 / (positive**2).sum())
-    result["entropy_rank"] = float(np.exp(-(share * np.log(share)).sum()))
-    cumulative = np.cumsum(share)
-    for p in thresholds:
-        result[f"k_{p:g}"] = int(np.searchsorted(cumulative, p - 1e-12) + 1)
-    return result
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Drawing (only draws given numbers)
 
 
 def draw_curves(axes, by_method: Mapping[str, Mapping[str, np.ndarray]], *, with_penalty: bool = False) -> None:
-    """One data set's figure (Figs. 5–8): loss, error, loss gap, error gap (and the penalty) against epoch.
+    """:func:`mixup_lib.report.plots.draw_curves` (Figs. 5–8); matplotlib is imported only when drawing."""
+    from mixup_lib.report import plots
 
-    ``axes``: 4 (or 5 with ``with_penalty``) matplotlib axes; ``by_method``: method → :func:`stack_curves`.
-    Lines are seed means, bands min–max over seeds; train solid, test dashed.
-    """
-    from mixup_lib import plots
-
-    panels = [("loss", "loss (clean train / test), log scale"), ("error", "error (clean train / test)"),
-              ("loss_gap", "loss gap: test − train"), ("error_gap", "error gap: test − train")]
-    if with_penalty:
-        panels.append(("penalty", "data-adaptive penalty P(θ)"))
-    require(len(axes) >= len(panels), f"{len(axes)} axes for {len(panels)} panels")
-    for ax, (key, title) in zip(axes, panels, strict=False):
-        for method in METHODS:
-            curves = by_method.get(method)
-            if curves is None:
-                continue
-            color, name = plots.COLORS[method], "ERM" if method == "erm" else "mixup"
-            epochs = curves["epoch"]
-            if key in ("loss", "error"):
-                plots.mean_band(ax, epochs, curves[f"train_{key}"], label=f"{name} train", color=color)
-                plots.mean_band(ax, epochs, curves[f"test_{key}"], label=f"{name} test", color=color, linestyle="--")
-            elif key in curves:
-                plots.mean_band(ax, epochs, curves[key], label=name, color=color)
-        if key in ("penalty", "loss"):
-            ax.set_yscale("log")
-        elif key.endswith("gap"):
-            ax.axhline(0, color="k", linewidth=0.5)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("epoch")
+    plots.draw_curves(axes, by_method, with_penalty=with_penalty)
 
 
 def draw_gap_summary(axes, rows: Sequence[Mapping[str, Any]], names: Mapping[str, str] | None = None) -> list[str]:
-    """The summary of final gaps (the role of Fig. 1b): one panel per quantity, ERM and mixup bars per data set.
+    """:func:`mixup_lib.report.plots.draw_gap_summary` with this chapter's data set names as default tick labels."""
+    from mixup_lib.report import plots
 
-    ``rows`` from :func:`summarize_final_gaps`; bars are seed means with min–max whiskers. A data set
-    without runs keeps its place on the axis, with the text "not available" instead of bars.
-    ``names`` maps a data set to its tick label (e.g. to say it ran on a substitute). Returns the data
-    sets drawn as missing.
-    """
-    from mixup_lib import plots
-
-    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    names = dict(names or {})
-    missing = sorted({r["dataset"] for r in rows if not r["available"]}, key=datasets.index)
-    width = 0.38
-    for ax, quantity in zip(axes, QUANTITIES, strict=True):
-        top = max([r["max"] for r in rows if r["quantity"] == quantity and r["available"]] + [0.0])
-        for offset, method in zip((-width / 2, width / 2), METHODS, strict=True):
-            labelled = False
-            for i, dataset in enumerate(datasets):
-                row = next(r for r in rows if (r["dataset"], r["method"], r["quantity"]) == (dataset, method, quantity))
-                if not row["available"]:
-                    continue
-                ax.bar(i + offset, row["mean"], width, color=plots.COLORS[method],
-                       label=None if labelled else ("ERM" if method == "erm" else "mixup"))
-                labelled = True
-                ax.errorbar(i + offset, row["mean"], yerr=[[row["mean"] - row["min"]], [row["max"] - row["mean"]]],
-                            color="k", linewidth=1, capsize=3)
-        for dataset in missing:
-            i = datasets.index(dataset)
-            ax.text(i, 0.05 * top if top > 0 else 0.05, "not\navailable", ha="center", va="bottom", fontsize=8,
-                    color="0.4")
-        ax.set_xticks(range(len(datasets)), [names.get(d, label(d)) for d in datasets], fontsize=8)
-        ax.set_xlim(-0.6, len(datasets) - 0.4)
-        ax.axhline(0, color="k", linewidth=0.5)
-        ax.set_title(f"final {quantity} gap (test − train)", fontsize=9)
-    return missing
+    labels = {r["dataset"]: label(r["dataset"]) for r in rows}
+    return plots.draw_gap_summary(axes, rows, {**labels, **(names or {})})
 
 
 __all__ = [

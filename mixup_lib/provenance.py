@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import platform
 import subprocess
 import time
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 
 from mixup_lib.devices import device_description
+from mixup_lib.report import tables
 
 PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "mixup-lib")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -56,11 +56,6 @@ def provenance(profile: str, device: torch.device | str, started: float, **extra
     return record
 
 
-
 def html_table(record: dict[str, Any], caption: str) -> str:
     """A two-column HTML table (key, value): a page's settings ("what was run") or its provenance."""
-    rows = "".join(
-        f"<tr><td>{html.escape(str(key))}</td><td><code>{html.escape(str(value))}</code></td></tr>"
-        for key, value in record.items()
-    )
-    return f'<table class="table"><caption>{html.escape(caption)}</caption><tbody>{rows}</tbody></table>'
+    return tables.record_table(record, caption)

@@ -35,7 +35,6 @@ centred inputs z, with ∇f(z_i) = ∇g(x_i), so this is the theory's cosine for
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
 import math
@@ -48,10 +47,17 @@ import torch
 from torch import nn
 
 from mixup_lib import approx, attacks, fullbatch, models, profiles, runs
+from mixup_lib.bound import (
+    COSINE_TARGETS,
+    adversarial_coefficients,
+    input_gradient_cosines,
+    largest_bounded_eps,
+    null_cosine_quantile,
+)
 from mixup_lib.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from mixup_lib.data import DATASET_NAMES
 from mixup_lib.errors import ConfigError, check_choice, check_nonnegative, check_positive_int, require
-from mixup_lib.mixup import cross_entropy
+from mixup_lib.report.tables import table as html_rows
 from mixup_lib.train import SCHEDULES
 
 #: One ε step of the book's grids: one grey level of an 8-bit image, inputs in [0, 1].
@@ -59,7 +65,6 @@ EPS_UNIT = 1 / 255
 #: Bump when a change here changes cached attack numbers (part of the cache key, with attacks.py's source).
 ATTACK_CACHE_VERSION = 1
 ATTACK_CACHE_FOLDER = "attack-cache"
-COSINE_TARGETS = ("loss", "logit")
 #: The two models of Theorems 3.1/3.2: (models.build name, keywords). Both bias-free with one logit.
 MOONS_MODELS = {"logistic regression": "logreg", "bias-free ReLU net": "two-layer-relu"}
 
@@ -391,63 +396,6 @@ def pgd_shrinkage_verdict(eps: Sequence[float], fgsm_erm, fgsm_mixup, pgd_erm, p
 # Fig. 3: |cos(∇f(x_i), x_i)|
 
 
-def input_gradient_cosines(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    target: str = "loss",
-    centre: torch.Tensor | None = None,
-    batch_size: int = 256,
-) -> np.ndarray:
-    """|cos(g_i, x_i − c)| per sample, g_i the input gradient of the model at x_i (Fig. 3, reconstructed).
-
-    ``target="loss"``: g_i = ∇_x l(θ, (x_i, y_i)) (softmax cross-entropy, or the logistic loss for a scalar
-    binary model, where g_i = (σ(f) − y_i)∇f(x_i)); ``"logit"``: g_i = ∇_x f_{y_i}(x_i), or ∇f(x_i) for a
-    scalar binary model (the theory's f). ``centre``: a vector c subtracted from each x_i (the training mean,
-    since the theory assumes centred data), None for no centring. Gradients are per sample (the models are
-    evaluated in eval mode, so samples do not interact). A zero gradient or x_i = c gives cosine 0.
-    Returns a float64 array of length N.
-    """
-    check_choice("target", target, COSINE_TARGETS)
-    check_positive_int("batch_size", batch_size)
-    out = []
-    with attacks.eval_mode(model), torch.enable_grad():
-        device = next(iter(model.parameters())).device
-        for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size].to(device).detach().clone().requires_grad_(True)
-            yb = y[start : start + batch_size].to(device)
-            logits = model(xb)
-            if target == "loss":
-                scalar = cross_entropy(logits, yb, reduction="none").sum()
-            elif logits.ndim == 1:
-                scalar = logits.sum()
-            else:
-                scalar = logits.gather(1, yb.long()[:, None]).sum()
-            (grad,) = torch.autograd.grad(scalar, xb)
-            vec = xb.detach() - (centre.to(device).reshape(1, *xb.shape[1:]) if centre is not None else 0)
-            g, v = grad.reshape(len(xb), -1).double(), vec.reshape(len(xb), -1).double()
-            denom = g.norm(dim=1) * v.norm(dim=1)
-            cos = torch.where(denom > 0, (g * v).sum(dim=1).abs() / denom.clamp_min(1e-300), torch.zeros_like(denom))
-            out.append(cos.cpu())
-    return torch.cat(out).numpy()
-
-
-def null_cosine_quantile(d: int, q: float) -> float:
-    """The q-quantile of |cos(u, v)| for u uniform on the unit sphere of R^d and any fixed v ≠ 0.
-
-    cos² ~ Beta(1/2, (d − 1)/2), so the quantile is √(Beta⁻¹(q; 1/2, (d − 1)/2)). d = 2: sin(qπ/2);
-    d = 3: q (|cos| is uniform). The reference for "stays away from 0": directions unrelated to x.
-    """
-    from scipy.stats import beta
-
-    check_positive_int("d", d)
-    require(0 <= q <= 1, f"q={q!r} is not allowed: it must be in [0, 1]")
-    if d == 1:
-        return 1.0
-    return float(math.sqrt(beta.ppf(q, 0.5, (d - 1) / 2)))
-
-
 def cosine_summary(cosines: Sequence[float], q: float = 0.05) -> dict[str, float]:
     """R = min (the theorem's), the q-quantile (a robust low end), the median and the mean of |cos|."""
     c = np.asarray(cosines, dtype=float)
@@ -533,39 +481,6 @@ def train_moons_model(kind: str, x: torch.Tensor, y: torch.Tensor, alpha: float,
     return model
 
 
-def adversarial_coefficients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
-    """(L_std, a, b) with L̃_adv(θ, ε) = L_std + a·ε + b·ε²/2 for a binary scalar model with ∇²f = 0.
-
-    a = (1/n) Σ_i |σ(f_i) − y_i|·‖∇f(x_i)‖, b = (1/n) Σ_i σ(f_i)(1 − σ(f_i))·‖∇f(x_i)‖²: the terms of
-    :func:`mixup_lib.approx.second_order_adversarial_loss`.
-    """
-    with torch.enable_grad():
-        xv = x.detach().clone().requires_grad_(True)
-        f = model(xv)
-        require(f.ndim == 1, f"model output of shape {tuple(f.shape)}: a binary scalar model is needed")
-        (grad,) = torch.autograd.grad(f.sum(), xv)
-    f = f.detach()
-    yv = y.to(f.dtype)
-    p = torch.sigmoid(f)
-    norm = grad.reshape(len(x), -1).norm(dim=1)
-    return (float(cross_entropy(f, y)), float(((p - yv).abs() * norm).mean()),
-            float((p * (1 - p) * norm**2).mean()))
-
-
-def largest_bounded_eps(l_mix: float, l_std: float, a: float, b: float) -> float:
-    """The largest ε with L̃_adv(θ, ε) = L_std + aε + bε²/2 ≤ L̃_mix (an ℓ2 radius; beyond the paper).
-
-    Theorems 3.1/3.2 guarantee ε_mix·√d under their assumptions; this is how far the inequality actually
-    reaches at θ. 0 when L̃_mix ≤ L_std: then no ε > 0 is bounded.
-    """
-    slack = l_mix - l_std
-    if slack <= 0:
-        return 0.0
-    if b <= 0:
-        return math.inf if a <= 0 else slack / a
-    return (-a + math.sqrt(a * a + 2 * b * slack)) / b
-
-
 def theorem_check(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -621,22 +536,3 @@ def bound_verdict(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     if not met:
         return INCONCLUSIVE, evidence + "; no trained model met the assumptions"
     return (SUPPORTED if all(r["holds"] for r in met) else NOT_SUPPORTED), evidence
-
-
-def html_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str, str]], caption: str = "") -> str:
-    """An HTML table of ``rows``; ``columns`` are (header, key, format spec), e.g. ("R", "R", ".2e").
-
-    Booleans print as yes/no, NaN as "–"; a key missing from a row prints as "–".
-    """
-    def cell(value: Any, spec: str) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "–"
-        if isinstance(value, (bool, np.bool_)):
-            return "yes" if value else "no"
-        return html.escape(format(value, spec) if spec else str(value))
-
-    head = "".join(f"<th>{html.escape(header)}</th>" for header, _, _ in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(row.get(key), spec)}</td>" for _, key, spec in columns) + "</tr>"
-                   for row in rows)
-    title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f'<table class="table">{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mixup_lib import accel
+from mixup_lib.approx import penalty_terms
 from mixup_lib.attacks import eval_mode
 from mixup_lib.data import load_dataset
 from mixup_lib.devices import check_device_name, device_description, resolve_device
@@ -663,8 +664,6 @@ class Trainer:
         """Section 4's penalties on the ``track_penalty`` points (``penalty``, ``gradient_penalty``); {} when off."""
         if self.penalty_points is None:
             return {}
-        from mixup_lib.generalization import penalty_terms  # the chapter's definition (lazy: no import cycle)
-
         idx = self.penalty_points.to(self.device)
         return penalty_terms(self.model, self.data.x_train[idx], self.data.y_train[idx])
 

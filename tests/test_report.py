@@ -1,0 +1,96 @@
+"""report/: one HTML table helper (claims, provenance, result rows, the substitution notice) and the panels."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from mixup_lib import claims, plots, profiles, provenance, robustness
+from mixup_lib.report import plots as report_plots
+from mixup_lib.report import tables
+
+matplotlib.use("Agg")
+
+
+def test_claims_table_is_unchanged_and_escaped():
+    rows = [claims.Claim(1, "L̃ < L & co", "error <1e-3>", claims.SUPPORTED),
+            claims.Claim(12, "gap", "n/a", claims.INCONCLUSIVE)]
+    expected = ('<table class="table claims"><thead><tr><th>#</th><th>claim</th><th>evidence here</th>'
+                "<th>verdict</th></tr></thead><tbody>"
+                "<tr><td>1</td><td>L̃ &lt; L &amp; co</td><td>error &lt;1e-3&gt;</td><td>✅ supported</td></tr>"
+                "<tr><td>12</td><td>gap</td><td>n/a</td><td>❔ inconclusive at this scale</td></tr></tbody></table>")
+    assert claims.claims_table(rows) == expected
+
+
+def test_provenance_table_is_unchanged_and_escaped():
+    expected = ('<table class="table"><caption>What &quot;ran&quot;</caption><tbody>'
+                "<tr><td>profile</td><td><code>smoke</code></td></tr>"
+                "<tr><td>a&lt;b</td><td><code>[1, &#x27;x&#x27;]</code></td></tr>"
+                "<tr><td>none</td><td><code>None</code></td></tr></tbody></table>")
+    assert provenance.html_table({"profile": "smoke", "a<b": [1, "x"], "none": None}, 'What "ran"') == expected
+
+
+def test_table_cells_formats_and_structure():
+    rows = [{"a": True, "b": float("nan"), "c": "<x>", "d": 0.12345, "e": np.bool_(False)}, {"a": None}]
+    columns = [("A&", "a", ""), ("B", "b", ".2f"), ("C", "c", ""), ("D", "d", ".2e"), ("E", "e", ""),
+               ("F", "f", "")]
+    html = tables.table(rows, columns, "cap <1>", classes="table x")
+    assert html.startswith('<table class="table x"><caption>cap &lt;1&gt;</caption><thead><tr><th>A&amp;</th>')
+    assert "<td>yes</td><td>–</td><td>&lt;x&gt;</td><td>1.23e-01</td><td>no</td><td>–</td>" in html
+    assert "<tr><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td></tr>" in html
+    assert html.count("<tr>") == 3 and html.endswith("</tbody></table>")
+    assert "<thead>" not in tables.table(rows, columns, head=False) and "<caption>" not in tables.table(rows, columns)
+    assert robustness.html_rows is tables.table
+
+
+def test_notice_names_both_data_sets_and_matches_profiles():
+    html = tables.notice("svhn", "fashion_mnist", "no <internet>")
+    assert html.startswith('<div class="admonition warning"><p class="admonition-title">Data set substituted</p>')
+    assert "<strong>svhn</strong>" in html and "uses fashion_mnist instead" in html
+    assert html.endswith("<pre>no &lt;internet&gt;</pre></div>")
+    choice = profiles.DataChoice("svhn", "fashion_mnist", None, reason="no <internet>")
+    assert profiles.fallback_notice(choice) == html  # one wording (profiles should call tables.notice)
+
+
+def _stacked(offset: float) -> dict[str, np.ndarray]:
+    epochs = np.arange(1.0, 4.0)
+    base = np.array([[1.0, 0.5, 0.25], [1.2, 0.7, 0.35]]) + offset
+    return {"epoch": epochs, "train_loss": base, "test_loss": base + 1, "train_error": base / 4,
+            "test_error": base / 2, "loss_gap": np.ones_like(base), "error_gap": base / 4}
+
+
+def test_draw_curves_draws_seed_means_with_one_set_of_labels():
+    fig, axes = matplotlib.pyplot.subplots(1, 4)
+    report_plots.draw_curves(axes, {"erm": _stacked(0.0), "mixup": _stacked(1.0)})
+    labels = [line.get_label() for line in axes[0].get_lines()]
+    assert labels == ["ERM train", "ERM test", "mixup train", "mixup test"]
+    np.testing.assert_allclose(axes[0].get_lines()[2].get_ydata(), [2.1, 1.6, 1.3])  # mixup train, seed mean
+    assert axes[0].get_lines()[0].get_color() == report_plots.COLORS["erm"]
+    matplotlib.pyplot.close(fig)
+
+
+def test_draw_gap_summary_labels_fall_back_to_the_key():
+    rows = [{"dataset": d, "method": m, "quantity": q, "available": d == "a", "n_seeds": 1, "mean": 0.5,
+             "min": 0.4, "max": 0.6, "values": [0.5]} for d in ("a", "b") for m in ("erm", "mixup")
+            for q in ("loss", "error")]
+    fig, axes = matplotlib.pyplot.subplots(1, 2)
+    assert report_plots.draw_gap_summary(axes, rows, {"a": "A!"}) == ["b"]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["A!", "b"]
+    assert [p.get_height() for p in axes[1].patches] == pytest.approx([0.5, 0.5])
+    matplotlib.pyplot.close(fig)
+
+
+def test_old_plots_module_is_the_report_module_and_report_is_a_leaf():
+    for name in plots.__all__:
+        assert getattr(plots, name) is getattr(report_plots, name)
+    assert report_plots.method_label("erm") == "ERM" and report_plots.method_label("cutmix") == "cutmix"
+    allowed = {"mixup_lib.errors"}
+    for path in Path(tables.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        ours = {m for m in imported if m.startswith("mixup_lib")}
+        assert ours <= allowed, (path.name, ours - allowed)
