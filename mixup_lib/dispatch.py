@@ -473,7 +473,10 @@ def run_local(
     results = str(Path(results_dir).resolve()) if results_dir is not None else None
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold torch's threads
+    # forkserver: a clean single-threaded server imports torch once, then forks each worker (spawn would import
+    # torch in every worker; fork would copy a parent that may hold torch's thread pools or CUDA).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["mixup_lib.runs", "torch._dynamo"])  # the optimizer imports torch._dynamo
     with concurrent.futures.ProcessPoolExecutor(min(workers, max(len(pending), 1)), mp_context=context,
                                                 initializer=_worker_init) as pool:
         futures = [pool.submit(_train_logged, p.config, need_weights, store, results, str(folder / f"{p.label}.log"))
