@@ -89,9 +89,13 @@ def test_train_job_checkpoint_resubmits_itself(tmp_path):
     assert delayed.function is job and delayed.args == () and delayed.kwargs == {}
 
 
-def test_local_pool_trains_a_config_given_twice_once(store):
-    """Two workers given the same config at once: the run lock lets one train it; the other finds it."""
+def test_local_pool_trains_a_config_given_twice_once(store, monkeypatch):
+    """Two workers given the same config at once: the run lock lets one train it; the other finds it.
+
+    Each worker sets one torch thread itself (OMP_NUM_THREADS=2 here would give them two otherwise).
+    """
     runs_dir, results_dir = store
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
     config = {**TINY, "name": "local", "epochs": 2}
     twice = [dispatch.PendingRun(runs.train_module.validate_config(config), runs.config_hash(config))] * 2
     other = dispatch.plan([{**config, "seed": 5}], runs_dir=runs_dir)
