@@ -276,6 +276,13 @@ class TrainJob(Checkpointable):
 # SLURM
 
 
+class SubmissionError(RuntimeError):
+    """sbatch refused the job array (no controller, a bad partition or option); the message is one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"SubmissionError: {self}"]
+
+
 @dataclass
 class SlurmOptions:
     """The job array's resources; ``extra`` are passed to sbatch as ``--key=value``."""
@@ -319,7 +326,7 @@ class Submission:
     def summary(self) -> str:
         """Job ids, where the logs go, how to watch them (printed by the CLI after submitting)."""
         if not self.jobs:
-            return "nothing pending: every run is finished"
+            return "nothing submitted"
         first, last = self.jobs[0], self.jobs[-1]
         return "\n".join([
             f"submitted {len(self.jobs)} runs as SLURM job array {self.array_id} ({first.job_id} … {last.job_id})",
@@ -358,10 +365,13 @@ def submit_slurm(
     executor.update_parameters(**options.executor_parameters(name))
     jobs: list[Any] = []
     if pending:
-        with executor.batch():
-            for p in pending:
-                jobs.append(executor.submit(TrainJob(p.config, need_weights=need_weights, runs_dir=store,
-                                                     results_dir=results)))
+        try:
+            with executor.batch():
+                for p in pending:
+                    jobs.append(executor.submit(TrainJob(p.config, need_weights=need_weights, runs_dir=store,
+                                                         results_dir=results)))
+        except (submitit.core.utils.FailedJobError, OSError) as err:  # sbatch refused, or is not there
+            raise SubmissionError(f"submitting {len(pending)} runs to SLURM failed: {_one_line(err)}") from err
     submission = Submission(list(pending), jobs, folder)
     if jobs:
         _write_manifest(submission)
@@ -394,6 +404,49 @@ def _error_summary(error: BaseException) -> str:
     trace = parts[1] if len(parts) >= 3 else ""
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
     return lines[-1] if lines else _one_line(error)
+
+
+def sweeps_folder(runs_dir: str | os.PathLike | None = None) -> Path:
+    """Where the SLURM sweeps keep their logs and ``sweep.json`` manifests: ``<run store>/.sweeps``."""
+    return (Path(runs_dir) if runs_dir is not None else runs.default_runs_dir()) / ".sweeps"
+
+
+def earlier_attempts(pending: Sequence[PendingRun], runs_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """hash → the latest SLURM job submitted for it by an earlier sweep (a submitit job), for pending runs only."""
+    import submitit
+
+    wanted = {p.digest for p in pending}
+    latest: dict[str, Any] = {}
+    manifests = sorted(sweeps_folder(runs_dir).glob("*/sweep.json"), key=lambda path: path.stat().st_mtime)
+    for manifest in manifests:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            for row in json.loads(manifest.read_text()):
+                if row["hash"] in wanted:
+                    latest[row["hash"]] = submitit.SlurmJob(folder=manifest.parent, job_id=str(row["job_id"]))
+    return latest
+
+
+def report_earlier(pending: Sequence[PendingRun], runs_dir: str | os.PathLike | None = None
+                   ) -> tuple[list[PendingRun], list[str]]:
+    """Pending runs not already queued or running in SLURM, and one line per earlier attempt.
+
+    A run whose earlier job is still queued or running is not submitted again; one whose job failed or was
+    cancelled is, after its one-line outcome (error and log path).
+    """
+    attempts = earlier_attempts(pending, runs_dir)
+    if not attempts:
+        return list(pending), []
+    next(iter(attempts.values())).watcher.update()  # one sacct call for all of them
+    todo, lines = [], []
+    for p in pending:
+        job = attempts.get(p.digest)
+        if job is not None and not job.done():
+            lines.append(f"still queued or running {p.label}: job {job.job_id} {job.state} (log: {job.paths.stderr})")
+            continue
+        if job is not None:
+            lines.append(f"earlier attempt {outcome_line(job, p.label)}")
+        todo.append(p)
+    return todo, lines
 
 
 def wait_for(submission: Submission, timeout_s: float, poll_s: float = 1.0) -> list[str]:
@@ -579,9 +632,9 @@ def main_sweep(argv: Sequence[str] | None = None, parser: argparse.ArgumentParse
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return run_sweep(args)
-    except (ConfigError, DatasetUnavailable, runs.RunError, TimeoutError) as err:
+    except (ConfigError, DatasetUnavailable, runs.RunError, SubmissionError, TimeoutError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1 if isinstance(err, TimeoutError) else 2
+        return 2 if isinstance(err, (ConfigError, DatasetUnavailable)) else 1
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -598,12 +651,18 @@ def run_sweep(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     status = 0
     for chapter, pending in by_chapter.items():
-        folder = Path(args.log_dir) if args.log_dir else store / ".sweeps" / f"{chapter}-{args.profile}-{stamp}"
+        folder = Path(args.log_dir) if args.log_dir else sweeps_folder(store) / f"{chapter}-{args.profile}-{stamp}"
         if not pending:
             print(f"{chapter}: nothing pending: every run is finished")
             continue
         kw = {"need_weights": NEEDS_WEIGHTS[chapter], "runs_dir": args.runs_dir, "results_dir": args.results_dir}
         if args.executor == "slurm":
+            pending, earlier = report_earlier(pending, args.runs_dir)
+            for line in earlier:
+                print(f"{chapter}: {line}")
+            if not pending:
+                print(f"{chapter}: nothing to submit: every pending run is queued or running")
+                continue
             options = SlurmOptions(args.partition, args.gpus_per_node, args.cpus_per_task, args.mem_gb,
                                    args.timeout_min, args.array_parallelism, dict(args.slurm_arg))
             submission = submit_slurm(pending, folder, options, name=f"mixup-{chapter}", **kw)
@@ -627,6 +686,7 @@ __all__ = [
     "PendingRun",
     "SlurmOptions",
     "Submission",
+    "SubmissionError",
     "TrainJob",
     "add_sweep_arguments",
     "chapter_configs",
@@ -635,6 +695,7 @@ __all__ = [
     "outcome_line",
     "pending_table",
     "plan",
+    "report_earlier",
     "run_debug",
     "run_local",
     "run_sweep",

@@ -23,8 +23,8 @@ TINY = {"name": "tiny", "dataset": "two_moons", "model": "logreg", "epochs": 1, 
         "device": "cpu"}
 #: Passes validate_config (which builds the model for 2 classes) but fails in the job: 10 classes, one logit.
 BAD = {**TINY, "name": "bad", "dataset": "fashion_mnist", "model_kwargs": {"binary": True}, "n_train": 16, "n_test": 8}
-#: Long enough (30 epochs of 20k points) to be preempted after its first epochs.
-LONG = {**TINY, "name": "long", "model": "two-layer-relu", "epochs": 30, "n_train": 20_000}
+#: Long enough (12 epochs of 20k points, ~0.5 s each) to be preempted after its first epoch.
+LONG = {**TINY, "name": "long", "model": "two-layer-relu", "epochs": 12, "n_train": 20_000}
 WAIT_S = 150
 
 
@@ -51,7 +51,8 @@ def submitted(store):
     configs = [LONG, {**TINY, "seed": 0}, {**TINY, "seed": 1}, {**TINY, "seed": 0}, BAD]
     pending = dispatch.plan(configs, runs_dir=runs_dir, results_dir=results_dir)
     started = time.monotonic()
-    submission = dispatch.submit_slurm(pending, runs_dir / "logs", dispatch.SlurmOptions(timeout_min=5),
+    submission = dispatch.submit_slurm(pending, dispatch.sweeps_folder(runs_dir) / "array",
+                                       dispatch.SlurmOptions(timeout_min=5),
                                        name="test-dispatch", runs_dir=runs_dir, results_dir=results_dir)
     return submission, time.monotonic() - started
 
@@ -135,6 +136,7 @@ def test_sweep_dry_run_lists_the_chapter_without_submitting(store, capsys):
     runs_dir, results_dir = store
     argv = ["robustness", "--profile", "smoke", "--executor", "slurm", "--dry-run",
             "--runs-dir", str(runs_dir), "--results-dir", str(results_dir)]
+    sweeps_before = sorted(dispatch.sweeps_folder(runs_dir).glob("*"))
     assert dispatch.main_sweep(argv) == 0
     out = capsys.readouterr().out
     from mixup_lib import profiles
@@ -143,7 +145,7 @@ def test_sweep_dry_run_lists_the_chapter_without_submitting(store, capsys):
     expected = {p.label for p in dispatch.plan(configs, runs_dir=runs_dir, results_dir=results_dir)}
     assert len(expected) == 3  # Fig. 1a's two configs and the α sweep's third (its α=0 and α=1 are Fig. 1a's)
     assert {line.split()[0] for line in out.splitlines() if line.startswith("robustness-")} == expected
-    assert "3 pending" in out and not (runs_dir / ".sweeps").exists()
+    assert "3 pending" in out and sorted(dispatch.sweeps_folder(runs_dir).glob("*")) == sweeps_before
     assert dispatch.main_sweep([*argv[:4], "local", "-p", "seedz", "[1]"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
@@ -174,6 +176,8 @@ def test_slurm_jobs_end_with_one_line_each_and_a_preempted_job_resumes(submitted
     assert [text.count("training logreg") for text in stderr] == [1, 1]
     configs = [LONG, {**TINY, "seed": 0}, {**TINY, "seed": 1}]
     assert dispatch.plan(configs, runs_dir=runs_dir, results_dir=results_dir) == [], "run again: nothing pending"
+    again = dispatch.plan([BAD], runs_dir=runs_dir, results_dir=results_dir)
+    assert dispatch.report_earlier(again, runs_dir) == (again, [f"earlier attempt {lines[3]}"]), "the rerun says why"
 
 
 def _release_when_requeued(job, deadline: float) -> None:
@@ -192,13 +196,16 @@ def test_scancel_is_reported_as_cancelled_not_a_hang(store):
     _need_slurm()
     runs_dir, results_dir = store
     pending = dispatch.plan([{**TINY, "seed": 7}], runs_dir=runs_dir, results_dir=results_dir)
-    submission = dispatch.submit_slurm(pending, runs_dir / "logs-cancel", dispatch.SlurmOptions(timeout_min=5),
+    submission = dispatch.submit_slurm(pending, dispatch.sweeps_folder(runs_dir) / "cancel",
+                                       dispatch.SlurmOptions(timeout_min=5),
                                        name="test-cancel", runs_dir=runs_dir, results_dir=results_dir)
     job = submission.jobs[0]
     deadline = time.monotonic() + 60
     while "Loading pickle" not in (job.paths.stdout.read_text() if job.paths.stdout.is_file() else ""):
         assert time.monotonic() < deadline, "the job never started"  # submitit logs its start on stdout
         time.sleep(0.2)
+    assert dispatch.report_earlier(pending, runs_dir)[0] == [], "a rerun does not submit a running job again"
     subprocess.run(["scancel", job.job_id], check=True, timeout=10)
     [line] = dispatch.wait_for(submission, 30, poll_s=0.5)
     assert re.fullmatch(rf"cancelled {pending[0].label}: job {job.job_id} CANCELLED by \d+ \(log: .*\.err\)", line)
+    assert dispatch.report_earlier(pending, runs_dir) == (pending, [f"earlier attempt {line}"])

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Single-node SLURM on this host, no systemd, no cgroups. Root, Debian 12.
 # ACCOUNTING=1 adds slurmdbd + MariaDB so that sacct works (submitit needs it to see killed jobs).
+# From /work/shared/slurm/RECIPE.md, plus: a second start does not re-register the cluster.
+# Stop with tools/slurm_down.sh (jobs, slurmctld+slurmd, slurmdbd, MariaDB, munged, in that order).
 set -euo pipefail
 ACCOUNTING=${ACCOUNTING:-1}
 D=${SLURM_TEST_DIR:-/tmp/slurm-local}
@@ -75,7 +77,8 @@ StorageLoc=slurm_acct_db
 EOF
   /usr/sbin/slurmdbd
   for i in $(seq 100); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 0.2; done
-  sacctmgr -i add cluster local >/dev/null
+  # MariaDB keeps its data in /var/lib/mysql: on a second start the cluster is registered already (sacctmgr exits 1)
+  sacctmgr -n list cluster format=cluster | grep -qw local || sacctmgr -i add cluster local >/dev/null
   step "slurmdbd + cluster registered"
 fi
 
