@@ -182,8 +182,9 @@ def test_slurm_jobs_end_with_one_line_each_and_a_preempted_job_resumes(submitted
 
 def _release_when_requeued(job, deadline: float) -> None:
     """SLURM holds a requeued job ~2 minutes (BeginTime); start it now instead (the test's only shortcut)."""
-    while "Reason=BeginTime" not in _scontrol(job):
-        assert time.monotonic() < deadline, f"job {job.job_id} was not requeued: {_scontrol(job)[:300]}"
+    while "Reason=BeginTime" not in (text := _scontrol(job)):
+        ended = re.search(r"JobState=(COMPLETED|FAILED|CANCELLED|TIMEOUT)", text)
+        assert time.monotonic() < deadline and not ended, f"job {job.job_id} was not requeued: {text[:300]}"
         time.sleep(0.2)
     subprocess.run(["scontrol", "update", f"JobId={job.job_id}", "StartTime=now"], check=True, timeout=10)
 
