@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,8 @@ TINY = {"name": "tiny", "dataset": "two_moons", "model": "logreg", "epochs": 1, 
         "device": "cpu"}
 #: Passes validate_config (which builds the model for 2 classes) but fails in the job: 10 classes, one logit.
 BAD = {**TINY, "name": "bad", "dataset": "fashion_mnist", "model_kwargs": {"binary": True}, "n_train": 16, "n_test": 8}
-#: Long enough (12 epochs of 20k points, ~0.5 s each) to be preempted after its first epoch.
-LONG = {**TINY, "name": "long", "model": "two-layer-relu", "epochs": 12, "n_train": 20_000}
+#: Long enough (30 epochs of 20k points, 0.3-0.5 s each) to be preempted after its first epoch.
+LONG = {**TINY, "name": "long", "model": "two-layer-relu", "epochs": 30, "n_train": 20_000}
 WAIT_S = 150
 
 
@@ -45,7 +46,11 @@ def _need_slurm() -> None:
 
 @pytest.fixture(scope="module")
 def submitted(store):
-    """One job array, submitted before the other tests: two seeds of TINY (one of them twice), BAD and LONG."""
+    """One job array, submitted before the other tests: two seeds of TINY (one of them twice), BAD and LONG.
+
+    LONG is preempted after its first epoch, here, so that it is still running; the jobs then go on while
+    the other tests run, and the last SLURM test checks how they ended.
+    """
     _need_slurm()
     runs_dir, results_dir = store
     configs = [LONG, {**TINY, "seed": 0}, {**TINY, "seed": 1}, {**TINY, "seed": 0}, BAD]
@@ -54,7 +59,20 @@ def submitted(store):
     submission = dispatch.submit_slurm(pending, dispatch.sweeps_folder(runs_dir) / "array",
                                        dispatch.SlurmOptions(timeout_min=5),
                                        name="test-dispatch", runs_dir=runs_dir, results_dir=results_dir)
-    return submission, time.monotonic() - started
+    seconds = time.monotonic() - started
+    _preempt_after_first_epoch(submission.jobs[0], runs_dir / pending[0].label)
+    return submission, seconds
+
+
+def _preempt_after_first_epoch(job, run: Path) -> None:
+    """Send what SLURM sends on preemption (SIGTERM, then submitit's USR2: checkpoint and requeue) mid-training."""
+    deadline = time.monotonic() + WAIT_S
+    metrics = run / runs.METRICS_FILE
+    while not (metrics.is_file() and metrics.read_text().strip()):
+        assert time.monotonic() < deadline, "LONG never finished an epoch"
+        time.sleep(0.1)
+    job._interrupt()
+    _release_when_requeued(job, deadline)
 
 
 def _labels(configs) -> list[str]:
@@ -153,15 +171,7 @@ def test_sweep_dry_run_lists_the_chapter_without_submitting(store, capsys):
 def test_slurm_jobs_end_with_one_line_each_and_a_preempted_job_resumes(submitted, store):
     submission, _ = submitted
     runs_dir, results_dir = store
-    long_job, long_run = submission.jobs[0], runs_dir / submission.pending[0].label
-    deadline = time.monotonic() + WAIT_S
-    while not ((long_run / runs.METRICS_FILE).is_file() and (long_run / runs.METRICS_FILE).read_text().strip()):
-        assert time.monotonic() < deadline, "LONG never finished an epoch"
-        time.sleep(0.2)
-    long_job._interrupt()  # what SLURM sends on preemption: SIGTERM, then submitit's USR2 → checkpoint, requeue
-    _release_when_requeued(long_job, deadline)
-
-    lines = dispatch.wait_for(submission, deadline - time.monotonic(), poll_s=0.5)
+    lines = dispatch.wait_for(submission, WAIT_S, poll_s=0.5)
     long_label, tiny0, tiny1, bad = (p.label for p in submission.pending)
     assert lines[:3] == [f"done {label}: {runs_dir / label}" for label in (long_label, tiny0, tiny1)]
     log = submission.jobs[3].paths.stderr
