@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="data root (default, also when empty: $MIXUP_DATA or ./data)",
     )
+    from mixup_lib import dispatch
+
+    dispatch.add_sweep_arguments(sub.add_parser(
+        "sweep", help="train a chapter's runs: SLURM job array, local worker pool or in-process",
+        formatter_class=_Formatter))
     return parser
 
 
@@ -204,6 +209,7 @@ def _download(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (2 for bad input, with a one-line ``error: …`` on stderr)."""
+    from mixup_lib import dispatch
     from mixup_lib.data import DatasetUnavailable
     from mixup_lib.runs import RunError
 
@@ -213,8 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help (0) or a usage error (2): return the code instead of exiting
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
+        if args.command == "sweep":
+            return dispatch.run_sweep(args)
         return _train(args) if args.command == "train" else _download(args)
-    except (ConfigError, DatasetUnavailable, RunError) as err:
+    except (ConfigError, DatasetUnavailable, RunError, dispatch.SubmissionError, TimeoutError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

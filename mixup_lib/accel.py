@@ -55,6 +55,18 @@ def has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+#: Narrowest convolution (output channels) for which channels_last is used on the CPU: oneDNN's channels_last
+#: kernels corrupt memory on this project's CPU builds for 4-channel convolutions (PreAct ResNet-18 of width 4:
+#: "double free or corruption", segfaults or hangs after a few steps; width 8 and up are fine).
+CPU_CHANNELS_LAST_MIN_WIDTH = 8
+
+
+def channels_last_safe_on_cpu(model: nn.Module) -> bool:
+    """True when every 2-D convolution of ``model`` has at least :data:`CPU_CHANNELS_LAST_MIN_WIDTH` outputs."""
+    widths = [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return bool(widths) and min(widths) >= CPU_CHANNELS_LAST_MIN_WIDTH
+
+
 def _use_channels_last(model: nn.Module, device: torch.device, channels_last: bool | None) -> bool:
     if channels_last is None:
         channels_last = device.type == "cuda"

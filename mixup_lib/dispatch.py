@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import errno
 import json
 import multiprocessing
 import os
@@ -37,7 +36,7 @@ from typing import Any
 
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-from mixup_lib import runs
+from mixup_lib import runs, storage
 from mixup_lib.errors import ConfigError, check_choice, check_positive_int, require
 
 EXECUTORS = ("slurm", "local", "debug")
@@ -48,7 +47,6 @@ NEEDS_WEIGHTS = {"robustness": True, "generalization": False, "approximation": F
 GENERALIZATION_SWEEP_DATASET = "fashion_mnist"
 #: SLURM job states that end a job without a result.
 CANCELLED_STATES = ("CANCELLED", "REVOKED", "DEADLINE", "BOOT_FAIL", "NODE_FAIL", "OUT_OF_MEMORY", "TIMEOUT")
-LOCK_ERRNOS = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -163,12 +161,9 @@ def check_locking(runs_dir: str | os.PathLike | None = None) -> Path:
         except BlockingIOError:
             pass  # another dispatcher holds the probe: locks work
         except OSError as err:
-            if err.errno not in LOCK_ERRNOS:
+            if err.errno not in storage.LOCK_ERRNOS:
                 raise
-            raise ConfigError(
-                f"run store {store.resolve()} does not support file locks (flock: {errno.errorcode[err.errno]}; "
-                "Lustre needs -o flock): set MIXUP_RUNS to a folder on a file system with flock"
-            ) from err
+            raise ConfigError(storage.no_lock_message(store, err.errno)) from err
     return store.resolve()
 
 

@@ -16,7 +16,6 @@ any training. The rules of a chapter live next to its code (``mixup_lib/robustne
 
 from __future__ import annotations
 
-import html
 import importlib
 import itertools
 import math
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixup_lib.errors import ConfigError, check_choice, check_positive_int, require
+from mixup_lib.report import tables
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -149,13 +149,7 @@ def fallback_notice(choice: DataChoice) -> str:
     """An HTML warning admonition naming the data set actually used (renders in the book and in JupyterLab)."""
     if not choice.is_fallback:
         return ""
-    return (
-        '<div class="admonition warning"><p class="admonition-title">Data set substituted</p>'
-        f"<p>This figure asks for <strong>{html.escape(choice.requested)}</strong>, which could not be had on the "
-        f"machine that ran it. <strong>Everything below uses {html.escape(choice.used)} instead</strong>; its numbers "
-        "are not the paper's. Reason and remedy:</p>"
-        f"<pre>{html.escape(choice.reason or '')}</pre></div>"
-    )
+    return tables.notice(choice.requested, choice.used, choice.reason or "")
 
 
 def check_seeds(seeds: Any, name: str = "seeds") -> list[int]:

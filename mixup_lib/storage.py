@@ -334,6 +334,16 @@ def _same_file(handle: IO[str], path: Path) -> bool:
         return False
 
 
+#: flock's answers on a file system without locks (Lustre mounted without ``-o flock``: ENOSYS).
+LOCK_ERRNOS = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP)
+
+
+def no_lock_message(folder: Path, code: int) -> str:
+    """One line: ``folder`` cannot hold the run lock, and what to do."""
+    return (f"run store {Path(folder).resolve()} does not support file locks (flock: {errno.errorcode[code]}; "
+            "Lustre needs -o flock): set MIXUP_RUNS to a folder on a file system with flock")
+
+
 @contextlib.contextmanager
 def exclusive(lock_path: str | os.PathLike, waiting_message: str | None = None) -> Iterator[None]:
     """Hold an exclusive POSIX ``flock`` on ``lock_path`` and delete the file when done.
@@ -357,6 +367,11 @@ def exclusive(lock_path: str | os.PathLike, waiting_message: str | None = None) 
                 print(waiting_message, file=sys.stderr, flush=True)
                 waiting_message = None
             fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as err:
+            handle.close()
+            if err.errno not in LOCK_ERRNOS:
+                raise
+            raise StorageError(no_lock_message(lock_path.parent, err.errno)) from None
         if _same_file(handle, lock_path):
             break
         handle.close()  # the holder deleted it while we waited: lock the new one

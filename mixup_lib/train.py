@@ -68,7 +68,9 @@ from mixup_lib.mixup import MIX_MODES, cross_entropy, mix, one_hot, predict_labe
 #: Bump when a change to the trainer changes the numbers a config produces: it is part of the run hash.
 #: 2: mixing randomness drawn once per epoch, batches prepared in chunks, fused SGD, F.cross_entropy on the
 #: mixed targets, channels_last for conv nets (same mathematics; other random streams and rounding).
-TRAINER_VERSION = 2
+#: 3: λ ~ Beta(α, α) sampled in log space (mixup.sample_lambda): for α < 1 the random stream differs from 2's,
+#: so version-2 runs of those configs could not be reproduced bit for bit under their old hash.
+TRAINER_VERSION = 3
 #: Batches indexed, augmented and mixed together, a few tensor ops per chunk instead of per step: per-step
 #: overhead is what limits small models (benchmarks/, tools/PERF_NOTES.md). Memory: CHUNK_STEPS batches of inputs.
 CHUNK_STEPS = 64
@@ -448,7 +450,8 @@ class Trainer:
         # channels_last for conv nets on the CPU (1.1-1.4x per step, tools/PERF_NOTES.md) and CUDA; on CUDA also
         # TF32 and cudnn.benchmark. bf16 autocast applies on CUDA only (accel.autocast is a no-op elsewhere).
         accel.configure_backends(self.device)
-        cl = accel.has_conv(model) and self.device.type in ("cpu", "cuda")
+        cl = accel.has_conv(model) and (self.device.type == "cuda" or
+                                        (self.device.type == "cpu" and accel.channels_last_safe_on_cpu(model)))
         self.model = accel.prepare_model(model, self.device, channels_last=cl)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(),

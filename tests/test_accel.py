@@ -100,3 +100,11 @@ def test_cuda_path_channels_last_bf16_and_backend_flags():
         assert model(x).dtype == torch.bfloat16
     with accel.autocast("cuda", enabled=False):
         assert model(x).dtype == torch.float32
+
+
+def test_channels_last_is_off_on_the_cpu_for_convolutions_narrower_than_8():
+    from mixup_lib import accel, models
+
+    assert not accel.channels_last_safe_on_cpu(models.build("preact-resnet18", 10, 1, width=4))
+    assert accel.channels_last_safe_on_cpu(models.build("preact-resnet18", 10, 1, width=8))
+    assert not accel.channels_last_safe_on_cpu(models.build("logreg", 2, 2))

@@ -7,7 +7,7 @@ set -euo pipefail
 ACCOUNTING=${ACCOUNTING:-1}
 D=${SLURM_TEST_DIR:-/tmp/slurm-local}
 t0=$(date +%s.%N)
-step() { printf '%-34s %6.1f s\n' "$1" "$(echo "$(date +%s.%N) - $t0" | bc)"; }
+step() { awk -v t0="$t0" -v now="$(date +%s.%N)" -v s="$1" 'BEGIN { printf "%-34s %6.1f s\n", s, now - t0 }'; }
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
