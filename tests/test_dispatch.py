@@ -167,9 +167,9 @@ def test_sweep_dry_run_lists_the_chapter_without_submitting(store, capsys):
 
     configs = dispatch.chapter_configs("robustness", profiles.resolve("robustness", "smoke"))
     expected = {p.label for p in dispatch.plan(configs, runs_dir=runs_dir, results_dir=results_dir)}
-    assert len(expected) == 3  # Fig. 1a's two configs and the α sweep's third (its α=0 and α=1 are Fig. 1a's)
+    assert len(expected) == 2  # Fig. 1a's two configs; the smoke α sweep (α = 0 and 1) reuses them
     assert {line.split()[0] for line in out.splitlines() if line.startswith("robustness-")} == expected
-    assert "3 pending" in out and sorted(dispatch.sweeps_folder(runs_dir).glob("*")) == sweeps_before
+    assert "2 pending" in out and sorted(dispatch.sweeps_folder(runs_dir).glob("*")) == sweeps_before
     assert dispatch.main_sweep([*argv[:4], "local", "-p", "seedz", "[1]"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
