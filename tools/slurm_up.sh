@@ -52,13 +52,15 @@ EOF
 
 # munge: Debian's postinst made /etc/munge/munge.key; the run dir is not created without systemd
 mkdir -p /run/munge && chown munge:munge /run/munge
-runuser -u munge -- /usr/sbin/munged
+pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged   # already up: keep it
 step "munged"
 
 if [ "$ACCOUNTING" = 1 ]; then
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-  setsid mariadbd --user=mysql --bind-address=127.0.0.1 >"$D/mariadb.log" 2>&1 < /dev/null &
-  echo $! > "$D/mariadb.pid"
+  if ! pgrep -x mariadbd >/dev/null; then   # already up: keep it
+    setsid mariadbd --user=mysql --bind-address=127.0.0.1 >"$D/mariadb.log" 2>&1 < /dev/null &
+    echo $! > "$D/mariadb.pid"
+  fi
   for i in $(seq 100); do mariadb-admin ping >/dev/null 2>&1 && break; sleep 0.1; done
   mariadb -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm';
               GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
@@ -75,15 +77,15 @@ StorageUser=slurm
 StoragePass=slurm
 StorageLoc=slurm_acct_db
 EOF
-  /usr/sbin/slurmdbd
+  pgrep -x slurmdbd >/dev/null || /usr/sbin/slurmdbd
   for i in $(seq 100); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 0.2; done
   # MariaDB keeps its data in /var/lib/mysql: on a second start the cluster is registered already (sacctmgr exits 1)
   sacctmgr -n list cluster format=cluster | grep -qw local || sacctmgr -i add cluster local >/dev/null
   step "slurmdbd + cluster registered"
 fi
 
-/usr/sbin/slurmctld
-/usr/sbin/slurmd
+pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
+pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
 for i in $(seq 100); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 0.2; done
 sinfo
 step "slurmctld + slurmd, node idle"
