@@ -1,4 +1,4 @@
-"""Command line: ``python -m mixup_lib train …`` and ``python -m mixup_lib download <name>``.
+"""Command line: ``python -m mixup_lib train …``, ``download <name>``, ``sweep <chapter>`` and ``compute <chapter>``.
 
 Example (the paper's optimizer: SGD, batch 64, momentum 0.9, lr 0.1; the rest are our documented defaults)::
 
@@ -149,7 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch.add_sweep_arguments(sub.add_parser(
         "sweep", help="train a chapter's runs: SLURM job array, local worker pool or in-process",
         formatter_class=_Formatter))
+    _add_compute_arguments(sub.add_parser(
+        "compute", help="a chapter's results object (JSON): committed, cached, or computed now",
+        formatter_class=_Formatter))
     return parser
+
+
+def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("chapter", help="approximation, robustness or generalization")
+    parser.add_argument("--profile", required=True, help="smoke, quick, full or paper")
+    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override one setting of the profile (JSON value), repeatable")
+    parser.add_argument("--out", default=None, help="also write the results object to this file (e.g. to commit it "
+                        "under results/<chapter>/)")
+    parser.add_argument("--recompute", action="store_true", help="compute even if committed or cached results exist")
+    parser.add_argument("--workers", type=int, default=None, help="training processes (default: usable cores)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--runs-dir", type=_folder_or_unset, default=None,
+                        help="run store (default, also when empty: $MIXUP_RUNS or ./runs)")
 
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -199,6 +216,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compute(args: argparse.Namespace) -> int:
+    from mixup_lib import dispatch, profiles, results
+
+    overrides = {name: dispatch._param_value(value) for name, value in args.param}
+    settings = profiles.resolve(args.chapter, args.profile, **overrides)
+    found, path = results.obtain(args.chapter, settings, runs_dir=args.runs_dir, recompute=args.recompute,
+                                 workers=args.workers, device=args.device)
+    print(f"results: {path}")
+    if args.out is not None:
+        print(f"results: written to {results.save(found, args.out)}")
+    return 0
+
+
 def _download(args: argparse.Namespace) -> int:
     from mixup_lib import data
 
@@ -221,8 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             return dispatch.run_sweep(args)
+        if args.command == "compute":
+            return _compute(args)
         return _train(args) if args.command == "train" else _download(args)
     except (ConfigError, DatasetUnavailable, RunError, dispatch.SubmissionError, TimeoutError) as err:
+        # RunError covers the results store's StaleResultsError and a failed run of a chapter's compute
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

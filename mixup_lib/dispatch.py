@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -481,6 +481,19 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Train with one torch thread, as every pool worker does (:func:`_worker_init`), then restore the count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _train_logged(config: dict[str, Any], need_weights: bool, runs_dir: str | None, results_dir: str | None,
                   log_path: str | None) -> str:
     """Train one config; its progress goes to ``log_path``. Returns the outcome line (never raises)."""
@@ -545,6 +558,37 @@ def run_debug(
     """Train ``pending`` in this process, one after another (progress on stderr); one outcome line each."""
     return [_train_logged(p.config, need_weights, None if runs_dir is None else str(runs_dir),
                           None if results_dir is None else str(results_dir), None) for p in pending]
+
+
+def train_pending(
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    workers: int | None = None,
+    need_weights: bool = False,
+    runs_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike | None = None,
+) -> list[str]:
+    """Train every config of ``configs`` not yet finished, before a chapter's ``compute`` gathers them.
+
+    ``workers`` > 1 (default: the usable cores) trains on the local pool, one torch thread per worker
+    ([evidence]: two single-thread processes beat one two-thread process on 2 cores); 1 trains in this process,
+    also with one torch thread, so the numbers are the same whatever the number of workers.
+    A failed run raises one :class:`RunError` line naming the failure(s) and their logs.
+    """
+    pending = plan(configs, need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir)
+    workers = check_positive_int("workers", usable_cores() if workers is None else workers)
+    if not pending:
+        return []
+    if workers == 1 or len(pending) == 1:
+        with one_torch_thread():  # as in a worker: the numbers do not depend on the worker count
+            outcomes = run_debug(pending, need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir)
+    else:
+        outcomes = run_local(pending, sweeps_folder(runs_dir) / "local-logs", workers=workers,
+                             need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir)
+    failed = [line for line in outcomes if line.startswith("failed")]
+    if failed:
+        raise runs.RunError(f"{len(failed)} of {len(outcomes)} runs failed: " + "; ".join(failed))
+    return outcomes
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Profiles (smoke | quick | paper) for each figure, and the visible data-set fallback.
+"""Profiles (smoke | quick | full | paper) for each figure, and the visible data-set fallback.
 
 A notebook's ``parameters`` cell names a profile and may override single settings; :func:`resolve`
 merges the two and validates them, so a bad parameter stops the notebook with one line.
 
 - ``smoke``: seconds; what the tests and CI execute.
-- ``quick``: the default; the whole protocol at reduced scale, minutes on a laptop CPU.
+- ``quick``: the whole protocol at reduced scale, minutes on a laptop CPU.
+- ``full``: the strongest protocol a 2-core CPU computes in about two hours per chapter; its results are
+  committed under ``results/`` and drawn by the default ``make book``.
 - ``paper``: the paper's settings (SGD, batch 64, momentum 0.9, lr 0.1 and the paper's models); for a GPU.
 
 Each chapter registers its presets in :data:`PRESETS` under the notebook's name, and its settings rules
@@ -26,7 +28,7 @@ from typing import Any
 from mixup_lib.errors import ConfigError, check_choice, check_positive_int, require
 from mixup_lib.report import tables
 
-PROFILES = ("smoke", "quick", "paper")
+PROFILES = ("smoke", "quick", "full", "paper")
 
 #: What a figure runs on when the data set it asks for cannot be had (visibly: see :func:`fallback_notice`).
 FALLBACK_DATASET = "fashion_mnist"
@@ -64,14 +66,26 @@ class SettingsRules:
 #: figure → its settings rules. Chapters with a module register there (see :data:`_CHAPTER_MODULES`).
 RULES: dict[str, SettingsRules] = {}
 
-#: The module that registers a chapter's rules, imported by :func:`rules` on first use.
-_CHAPTER_MODULES = {"robustness": "mixup_lib.robustness", "generalization": "mixup_lib.generalization"}
+#: The module that registers a chapter's presets and rules, imported on first use.
+_CHAPTER_MODULES = {name: f"mixup_lib.chapters.{name}" for name in ("approximation", "robustness", "generalization")}
+
+
+def _register(figure: str) -> None:
+    """Import the chapter module of ``figure`` if its presets or rules are not registered yet."""
+    if figure in _CHAPTER_MODULES and (figure not in PRESETS or figure not in RULES):
+        importlib.import_module(_CHAPTER_MODULES[figure])
+
+
+def presets(figure: str) -> dict[str, dict[str, Any]]:
+    """profile → settings of ``figure`` (a one-line ConfigError for an unknown figure)."""
+    _register(figure)
+    check_choice("figure", figure, PRESETS)
+    return PRESETS[figure]
 
 
 def rules(figure: str) -> SettingsRules | None:
     """The settings rules of ``figure`` (importing the chapter's module where they live), or None."""
-    if figure not in RULES and figure in _CHAPTER_MODULES:
-        importlib.import_module(_CHAPTER_MODULES[figure])
+    _register(figure)
     return RULES.get(figure)
 
 
@@ -86,9 +100,10 @@ def resolve(figure: str, profile: str, **overrides: Any) -> dict[str, Any]:
 
     Overrides must name settings the preset has, and keep their type (an int may stand for a float).
     """
-    check_choice("figure", figure, PRESETS)
+    chapter_presets = presets(figure)
     check_choice("profile", profile, PROFILES)
-    settings = dict(PRESETS[figure][profile])
+    check_choice(f"profile of {figure}", profile, chapter_presets)
+    settings = dict(chapter_presets[profile])
     for key, value in overrides.items():
         if value is None:
             continue
@@ -283,6 +298,13 @@ PRESETS["approximation"] = {
         "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2],
         "alpha_grid": [0.05, 0.1, 0.2, 0.5, 1.0, 2.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
     },
+    # full: the paper's two-moons protocol below runs in minutes on a CPU, so full is the same.
+    "full": {
+        "seeds": [0, 1, 2, 3, 4], "alpha": 1.0, "n_train": 1000, "n_test": 1000, "noise": 0.1, "hidden": 100,
+        "steps": 2000, "record_every": 50, "mc_samples": 100_000, "n_check": 60, "n_quad": 48,
+        "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2, 0.5],
+        "alpha_grid": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
+    },
     "paper": {
         "seeds": [0, 1, 2, 3, 4], "alpha": 1.0, "n_train": 1000, "n_test": 1000, "noise": 0.1, "hidden": 100,
         "steps": 2000, "record_every": 50, "mc_samples": 100_000, "n_check": 60, "n_quad": 48,
@@ -319,6 +341,14 @@ PRESETS["generalization"] = {
         "track_penalty": 64, "n_grid": [250, 500, 1000], "alpha_grid": [0.2, 1.0, 4.0],
         "sweep_seeds": [0], "fallback": True,
     },
+    # full (2-core CPU, two workers, ~1.3 h estimated): PreAct ResNet-18 of width 16 (700k parameters, ~430
+    # images/s per single-thread worker on 28×28) on 2,000 images for 60 epochs, long enough for mixup's test
+    # loss to turn (Liu et al., 2023); the n sweep spans 16× in n.
+    "full": {
+        "seeds": [0, 1, 2], "width": 16, "n_train": 2000, "n_test": 5000, "epochs": 60, "alpha": 1.0,
+        "track_penalty": 128, "n_grid": [500, 2000, 8000], "alpha_grid": [0.2, 1.0, 4.0],
+        "sweep_seeds": [0], "fallback": True,
+    },
     "paper": {
         "seeds": [0, 1, 2], "width": 64, "n_train": None, "n_test": None, "epochs": 100, "alpha": 1.0,
         "track_penalty": 256, "n_grid": [1000, 3000, 10000, 30000], "alpha_grid": [0.2, 0.5, 1.0, 2.0, 4.0],
@@ -347,6 +377,16 @@ PRESETS["robustness"] = {
         "attack_batch": 128,
         "moons_n": 300, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 2000,
         "moons_alphas": [0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 1,
+    },
+    # full (2-core CPU, two workers, ~2 h estimated): WRN-16-1 (175k parameters, ~600 images/s per single-thread
+    # worker on 28×28) on every training image for 10 epochs, every test image, three seeds.
+    "full": {
+        "dataset": "svhn", "model": "wrn-16-1", "epochs": 10, "n_train": None, "n_test": None, **_ROBUSTNESS_TRAINER,
+        "seeds": [0, 1, 2], "alpha": 1.0, "eps_255": [0, 1, 2, 4, 8, 16, 32, 64], "pgd_eps_255": [0, 2, 4, 8, 16],
+        "pgd_points": 1000, "pgd_steps": 10, "alpha_sweep": [0.0, 0.2, 1.0, 2.0], "cos_points": 1000,
+        "attack_batch": 256,
+        "moons_n": 1000, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 5000,
+        "moons_alphas": [0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 3,
     },
     "paper": {
         "dataset": "svhn", "model": "wrn-16-8", "epochs": 30, "n_train": None, "n_test": None, **_ROBUSTNESS_TRAINER,

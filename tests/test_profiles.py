@@ -44,7 +44,7 @@ def test_resolve_coerces_int_to_float_and_list_types(toy_presets):
 @pytest.mark.parametrize(
     ("profile", "overrides", "pattern"),
     [
-        ("fast", {}, r"profile='fast' is not allowed: choose one of smoke, quick, paper"),
+        ("fast", {}, r"profile='fast' is not allowed: choose one of smoke, quick, full, paper"),
         ("quick", {"alpah": 1.0}, r"parameter 'alpah' is not a setting of toy: allowed are alpha, epochs"),
         ("quick", {"epochs": "ten"}, r"parameter epochs='ten' is not allowed: it must be a int"),
     ],

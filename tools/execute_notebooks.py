@@ -103,12 +103,15 @@ def check_parameter_names(name: str, parameters: dict) -> None:
 def chapter_settings(name: str, parameters: dict) -> dict[str, Any] | None:
     """The chapter's settings at these parameters, checked by its rules (ConfigError: one line); None if it has none."""
     from mixup_lib import profiles
+    from mixup_lib.errors import ConfigError
 
-    if name not in profiles.PRESETS:
+    try:
+        chapter_presets = profiles.presets(name)
+    except ConfigError:  # a notebook that is not a chapter
         return None
     profile = parameters.get("profile", "quick")
     overrides = {key: value for key, value in parameters.items() if key != "profile"}
-    known = profiles.PRESETS[name].get(profile, {})
+    known = chapter_presets.get(profile, {})
     return profiles.resolve(name, profile, **{key: value for key, value in overrides.items() if key in known})
 
 
