@@ -44,7 +44,6 @@ CHAPTERS = ("robustness", "generalization", "approximation")
 #: Chapters whose notebook needs the trained weights (not only metrics): a results/ entry without them is pending.
 NEEDS_WEIGHTS = {"robustness": True, "generalization": False, "approximation": False}
 #: The data set of the generalization chapter's n and α sweeps (mirrors SWEEP_DATASET in notebooks/generalization.py).
-GENERALIZATION_SWEEP_DATASET = "fashion_mnist"
 #: SLURM job states that end a job without a result.
 CANCELLED_STATES = ("CANCELLED", "REVOKED", "DEADLINE", "BOOT_FAIL", "NODE_FAIL", "OUT_OF_MEMORY", "TIMEOUT")
 
@@ -54,53 +53,11 @@ CANCELLED_STATES = ("CANCELLED", "REVOKED", "DEADLINE", "BOOT_FAIL", "NODE_FAIL"
 
 
 def chapter_configs(chapter: str, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every trainer config the chapter's notebook trains at ``settings`` (from :func:`profiles.resolve`).
+    """Every trainer config the chapter needs at ``settings`` (from :func:`profiles.resolve`): its ``configs``."""
+    from mixup_lib import results
 
-    ADAPTER — the one place to replace when each chapter gets ``configs(settings) -> list[dict]``: it rebuilds
-    today's lists (robustness: Fig. 1a and the α sweep; generalization: Figs. 5–8 and the n and α sweeps;
-    approximation: none, its two-moons models train in-process in seconds). The data set is the one the
-    notebook will *use* (after its visible fallback), so the hashes match the notebook's.
-    """
     check_choice("chapter", chapter, CHAPTERS)
-    if chapter == "robustness":
-        from mixup_lib import robustness
-
-        choice, _ = robustness.choose_data(settings)
-        return [*robustness.fig1a_configs(settings, choice.used).values(),
-                *robustness.alpha_sweep_configs(settings, choice.used).values()]
-    if chapter == "generalization":
-        return _generalization_configs(settings)
-    return []
-
-
-def _generalization_configs(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """notebooks/generalization.py's runs: per used data set, method and seed; then the n and α sweeps."""
-    from mixup_lib import generalization as gen
-    from mixup_lib import profiles
-    from mixup_lib.data import DatasetUnavailable, load_dataset
-
-    common = {k: settings[k] for k in ("width", "epochs", "n_train", "n_test", "alpha", "track_penalty")}
-
-    def config(dataset: str, method: str, seed: int, **changes: Any) -> dict[str, Any]:
-        return gen.run_config(dataset, method, seed, **{**common, **changes})
-
-    used: list[str] = []
-    for name in gen.DATASETS:
-        kw = {"n_train": settings["n_train"], "n_test": settings["n_test"], "seed": 0}
-        if settings["fallback"]:
-            used.append(profiles.load_with_fallback(name, **kw).used)
-        else:
-            with contextlib.suppress(DatasetUnavailable):  # the notebook shows it as missing: nothing to train
-                load_dataset(name, **kw)
-                used.append(name)
-    sweep = GENERALIZATION_SWEEP_DATASET
-    return [
-        *(config(d, m, s) for d in dict.fromkeys(used) for m in gen.METHODS for s in settings["seeds"]),
-        *(config(sweep, m, s, n_train=n) for n in settings["n_grid"] for m in gen.METHODS
-          for s in settings["sweep_seeds"]),
-        *(config(sweep, "erm", s) for s in settings["sweep_seeds"]),
-        *(config(sweep, "mixup", s, alpha=a) for a in settings["alpha_grid"] for s in settings["sweep_seeds"]),
-    ]
+    return results.chapter_module(chapter).configs(settings)
 
 
 # ----------------------------------------------------------------------------------------------------------

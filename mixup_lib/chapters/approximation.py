@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -207,3 +208,12 @@ def claim2_verdict(evidence: Sequence[dict]) -> tuple[str, str]:
     if unresolved:
         return INCONCLUSIVE, _listed(unresolved)
     return SUPPORTED, _summary(evidence)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The chapter's pattern (DESIGN.md): configs → compute → verdicts
+
+
+def configs(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """No trainer configs: the chapter's two-moons models train in-process in seconds."""
+    return []
