@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks import gpu, harness, loops, report, rterms  # noqa: E402
-from mixup_lib import data, models, provenance  # noqa: E402
+from mixup_lib import data, models, provenance, storage  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 PAGE = ROOT / "book" / "performance.md"
@@ -87,16 +85,9 @@ def load(spec: dict[str, Any], steps: int) -> data.TensorData:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write ``text`` to ``path`` atomically (the library's one writer: :func:`mixup_lib.storage.atomic_write_text`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    storage.atomic_write_text(path, text)
 
 
 def versions() -> dict[str, str]:
