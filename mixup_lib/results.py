@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -113,6 +114,46 @@ def _strict(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_strict(v) for v in value]
     return value
+
+
+#: Relative tolerance for floats that are not counts or accuracies when a recomputation is compared with committed
+#: results: floating-point summation order differs between CPUs (and thread counts), so losses may differ in the
+#: last digits. Keys naming counts, accuracies or errors must match exactly (they are ratios of counts).
+LOSS_RTOL = 1e-5
+EXACT_KEYS = re.compile(r"acc|error|count|correct|n_|epochs|seed", re.IGNORECASE)
+#: Fields that differ between equal computations (where and when they ran).
+VOLATILE_FIELDS = ("provenance",)
+
+
+def differences(expected: Any, actual: Any, *, rtol: float = LOSS_RTOL, path: str = "", exact: bool = False
+                ) -> list[str]:
+    """Where ``actual`` differs from ``expected`` (e.g. a recomputation from committed results), one line each.
+
+    Strings, ints and bools must be equal, and floats under a key matching :data:`EXACT_KEYS` (counts,
+    accuracies); other floats within ``rtol`` (:data:`LOSS_RTOL`). None stands for NaN (strict JSON).
+    """
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        keys = sorted((set(expected) | set(actual)) - set(VOLATILE_FIELDS if not path else ()))
+        out: list[str] = []
+        for key in keys:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in expected or key not in actual:
+                out.append(f"{where}: only in {'actual' if key not in expected else 'expected'}")
+            else:
+                out += differences(expected[key], actual[key], rtol=rtol, path=where,
+                                   exact=exact or bool(EXACT_KEYS.search(str(key))))
+        return out
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return [f"{path}: {len(expected)} items expected, {len(actual)} found"]
+        return [line for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+                for line in differences(e, a, rtol=rtol, path=f"{path}[{i}]", exact=exact)]
+    floats = isinstance(expected, float) or isinstance(actual, float)
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (expected, actual))
+    if floats and numbers and not exact:
+        close = math.isclose(expected, actual, rel_tol=rtol, abs_tol=rtol * 1e-3)
+        return [] if close else [f"{path}: expected {expected!r}, found {actual!r} (rtol {rtol:g})"]
+    return [] if expected == actual else [f"{path}: expected {expected!r}, found {actual!r}"]
 
 
 def find_committed(chapter: str, digest: str, folder: str | os.PathLike | None = None) -> Path | None:

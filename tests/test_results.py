@@ -81,3 +81,21 @@ def test_results_cannot_shadow_store_fields(tmp_path):
 def test_unknown_chapter_is_one_line():
     with pytest.raises(ConfigError, match=r"chapter=.robustnes. is not allowed"):
         results.chapter_module("robustnes")
+
+
+def test_differences_are_exact_for_counts_and_tolerant_for_losses():
+    committed = {"test_acc": [0.5, 0.75], "loss": 0.123456, "curve": {"train_loss": [1.0, 0.5]}, "verdict": "supported",
+                 "n_correct": 3, "provenance": {"date": "then"}}
+    assert results.differences(committed, {**committed, "provenance": {"date": "now"}}) == []
+    assert results.differences(committed, {**committed, "loss": 0.123456 * (1 + 1e-7)}) == []
+    assert results.differences(committed, {**committed, "loss": 0.1235}) == [
+        "loss: expected 0.123456, found 0.1235 (rtol 1e-05)"]
+    assert results.differences(committed, {**committed, "test_acc": [0.5, 0.75 + 1e-12]}) == [
+        "test_acc[1]: expected 0.75, found 0.750000000001"]
+    assert results.differences(committed, {**committed, "verdict": "not supported"}) == [
+        "verdict: expected 'supported', found 'not supported'"]
+    assert results.differences(committed, {**committed, "curve": {"train_loss": [1.0]}}) == [
+        "curve.train_loss: 2 items expected, 1 found"]
+    missing = dict(committed)
+    del missing["n_correct"]
+    assert results.differences(committed, missing) == ["n_correct: only in expected"]
