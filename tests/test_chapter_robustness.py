@@ -1,5 +1,7 @@
-"""Tests of mixup_lib.robustness: ε grid and attack wiring, the data fallback of the chapter, the bound of
-Theorems 3.1/3.2 on a case with a closed form, the cosines of Fig. 3, and the verdict rules."""
+"""Tests of the robustness chapter (mixup_lib.chapters.robustness) and the science it uses: ε grid and attack
+wiring (mixup_lib.attack_cache), the data fallback, the bound of Theorems 3.1/3.2 on a case with a closed form and
+on two moons (mixup_lib.bound), the cosines of Fig. 3, the verdict rules on hand-made results objects, and a
+smoke compute whose JSON round trip gives the same verdicts."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from mixup_lib import approx, profiles, robustness, runs, train
+from mixup_lib import attack_cache, bound, profiles, runs, train
+from mixup_lib.chapters import robustness as chapter
 from mixup_lib.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from mixup_lib.errors import ConfigError
+from mixup_lib.report import tables
 
 # ---------------------------------------------------------------- settings rules (checked at resolve time)
 
@@ -52,21 +56,21 @@ def test_every_setting_of_the_chapter_has_a_check():
 
 
 def test_eps_grid_is_in_pixel_units():
-    assert robustness.eps_grid([0, 1, 2, 8]) == [0.0, 1 / 255, 2 / 255, 8 / 255]
+    assert chapter.eps_grid([0, 1, 2, 8]) == [0.0, 1 / 255, 2 / 255, 8 / 255]
 
 
 @pytest.mark.parametrize("levels", [[], [1, 2], [0, 2, 2], [0, 4, 2], "0,1", [0, float("nan")]])
 def test_eps_grid_rejects_bad_grids_in_one_line(levels):
     with pytest.raises(ConfigError, match="eps grid") as info:
-        robustness.eps_grid(levels)
+        chapter.eps_grid(levels)
     assert "\n" not in str(info.value)
 
 
 def test_every_profile_has_a_valid_grid_and_pgd_grid():
     for profile in profiles.PROFILES:
         settings = profiles.resolve("robustness", profile)
-        assert robustness.eps_grid(settings["eps_255"])[0] == 0
-        assert robustness.eps_grid(settings["pgd_eps_255"])[-1] <= robustness.eps_grid(settings["eps_255"])[-1]
+        assert chapter.eps_grid(settings["eps_255"])[0] == 0
+        assert chapter.eps_grid(settings["pgd_eps_255"])[-1] <= chapter.eps_grid(settings["eps_255"])[-1]
 
 
 # ---------------------------------------------------------------- attacks on a linear model (closed form)
@@ -95,8 +99,8 @@ def _fgsm_closed_form(model: nn.Linear, x: torch.Tensor, y: torch.Tensor, eps: f
 
 def test_fgsm_accuracy_matches_the_closed_form_at_every_eps():
     model, x, y = _linear_two_class()
-    eps = robustness.eps_grid([0, 2, 8, 16, 32, 64])
-    got = robustness.attack_accuracy(model, x, y, eps, "fgsm", batch_size=64)
+    eps = chapter.eps_grid([0, 2, 8, 16, 32, 64])
+    got = attack_cache.attack_accuracy(model, x, y, eps, "fgsm", batch_size=64)
     assert got == pytest.approx([_fgsm_closed_form(model, x, y, e) for e in eps], abs=1e-12)
     with torch.no_grad():
         clean = float((model(x).argmax(dim=1) == y).double().mean())
@@ -108,34 +112,34 @@ def test_fgsm_accuracy_matches_the_closed_form_at_every_eps():
 def test_pgd_on_a_linear_model_reaches_the_fgsm_corner():
     """On a linear model the worst point of the ℓ∞ ball is FGSM's corner; PGD-10 (2.5ε travel) gets there."""
     model, x, y = _linear_two_class(1)
-    eps = robustness.eps_grid([0, 4, 16, 48])
-    fgsm = robustness.attack_accuracy(model, x, y, eps, "fgsm")
-    pgd = robustness.attack_accuracy(model, x, y, eps, "pgd", steps=10, seed=3)
+    eps = chapter.eps_grid([0, 4, 16, 48])
+    fgsm = attack_cache.attack_accuracy(model, x, y, eps, "fgsm")
+    pgd = attack_cache.attack_accuracy(model, x, y, eps, "pgd", steps=10, seed=3)
     assert pgd == pytest.approx(fgsm, abs=1e-12)
-    assert pgd == robustness.attack_accuracy(model, x, y, eps, "pgd", steps=10, seed=3)  # seeded
+    assert pgd == attack_cache.attack_accuracy(model, x, y, eps, "pgd", steps=10, seed=3)  # seeded
 
 
 def test_attack_results_are_cached_per_model_data_and_grid(tmp_path):
     model, x, y = _linear_two_class()
-    eps = robustness.eps_grid([0, 8, 32])
-    first = robustness.attack_accuracy(model, x, y, eps, model_key="abc", cache_dir=tmp_path)
+    eps = chapter.eps_grid([0, 8, 32])
+    first = attack_cache.attack_accuracy(model, x, y, eps, model_key="abc", cache_dir=tmp_path)
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text())["accuracy"] == first
     with torch.no_grad():
         model.weight.mul_(-1)  # a different model under the same key: the cache answers
-    assert robustness.attack_accuracy(model, x, y, eps, model_key="abc", cache_dir=tmp_path) == first
-    fresh = robustness.attack_accuracy(model, x, y, eps, model_key="other", cache_dir=tmp_path)
+    assert attack_cache.attack_accuracy(model, x, y, eps, model_key="abc", cache_dir=tmp_path) == first
+    fresh = attack_cache.attack_accuracy(model, x, y, eps, model_key="other", cache_dir=tmp_path)
     assert fresh == pytest.approx([_fgsm_closed_form(model, x, y, e) for e in eps], abs=1e-12)
-    robustness.attack_accuracy(model, x[:50], y[:50], eps, model_key="abc", cache_dir=tmp_path)
-    robustness.attack_accuracy(model, x, y, eps[:2], model_key="abc", cache_dir=tmp_path)
+    attack_cache.attack_accuracy(model, x[:50], y[:50], eps, model_key="abc", cache_dir=tmp_path)
+    attack_cache.attack_accuracy(model, x, y, eps[:2], model_key="abc", cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 4  # other key, other data, other grid: new entries
 
 
 def test_cache_key_ignores_pgd_only_fields_for_fgsm():
     x, y = torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)
-    k1 = robustness.attack_cache_key("m", x, y, [0, 0.1], "fgsm", steps=10, seed=0, batch_size=64)
-    k2 = robustness.attack_cache_key("m", x, y, [0, 0.1], "fgsm", steps=3, seed=5, batch_size=128)
-    k3 = robustness.attack_cache_key("m", x, y, [0, 0.1], "pgd", steps=3, seed=5, batch_size=128)
+    k1 = attack_cache.attack_cache_key("m", x, y, [0, 0.1], "fgsm", steps=10, seed=0, batch_size=64)
+    k2 = attack_cache.attack_cache_key("m", x, y, [0, 0.1], "fgsm", steps=3, seed=5, batch_size=128)
+    k3 = attack_cache.attack_cache_key("m", x, y, [0, 0.1], "pgd", steps=3, seed=5, batch_size=128)
     assert k1 == k2 and k3 != k2 and k3["steps"] == 3
 
 
@@ -162,7 +166,8 @@ def test_the_chapter_falls_back_to_fashion_mnist_with_a_visible_notice(monkeypat
     calls = []
     monkeypatch.setattr(data, "load_dataset", _fake_loader({"fashion_mnist"}, calls))
     settings = profiles.resolve("robustness", "quick")
-    choice, notice = robustness.choose_data(settings)
+    choice = chapter.choose_data(settings)
+    notice = profiles.fallback_notice(choice)
     assert (choice.requested, choice.used, choice.data) == ("svhn", "fashion_mnist", "tensors of fashion_mnist")
     assert 'class="admonition warning"' in notice
     assert "<strong>svhn</strong>" in notice and "uses fashion_mnist instead" in notice
@@ -175,20 +180,21 @@ def test_no_notice_when_svhn_is_available(monkeypatch):
     from mixup_lib import data
 
     monkeypatch.setattr(data, "load_dataset", _fake_loader({"svhn", "fashion_mnist"}, []))
-    choice, notice = robustness.choose_data(profiles.resolve("robustness", "paper"))
+    choice = chapter.choose_data(profiles.resolve("robustness", "paper"))
+    notice = profiles.fallback_notice(choice)
     assert choice.used == "svhn" and not choice.is_fallback and notice == ""
 
 
 def test_fig1a_configs_follow_the_paper_and_the_sweep_reuses_them():
     settings = profiles.resolve("robustness", "paper")
-    configs = robustness.fig1a_configs(settings, "svhn")
+    configs = chapter.fig1a_configs(settings, "svhn")
     assert sorted(configs) == [(m, s) for m in ("erm", "mixup") for s in settings["seeds"]]
     for (method, seed), config in configs.items():
         cfg = train.validate_config(config)
         assert (cfg["dataset"], cfg["model"], cfg["method"], cfg["seed"]) == ("svhn", "wrn-16-8", method, seed)
         assert (cfg["batch_size"], cfg["lr"], cfg["momentum"]) == (64, 0.1, 0.9)  # the paper's SGD
         assert cfg["alpha"] == (1.0 if method == "mixup" else 0.0)
-    sweep = robustness.alpha_sweep_configs(settings, "svhn")
+    sweep = chapter.alpha_sweep_configs(settings, "svhn")
     first = settings["seeds"][0]
     same = runs.config_hash(train.validate_config(sweep[1.0])) == runs.config_hash(
         train.validate_config(configs["mixup", first]))
@@ -200,7 +206,7 @@ def test_fig1a_configs_follow_the_paper_and_the_sweep_reuses_them():
 
 
 def _logreg(t: float) -> nn.Module:
-    model = robustness.moons_model("logistic regression", 0, hidden=1)
+    model = bound.moons_model("logistic regression", 0, hidden=1)
     with torch.no_grad():
         model.linear.weight.copy_(torch.tensor([[t, 0.0]], dtype=torch.float64))
     return model
@@ -223,7 +229,7 @@ def test_bound_matches_the_hand_computation_for_logistic_regression(t):
     # R1 = E1·(1/n)Σ|h'−y|·|θᵀx_i| = E1·2t·s; R2 = E2/2·h''·(θᵀΣ̂θ + (θᵀx_i)²) = E2/2·q·(4t² + 4t²)
     l_mix = l_std + e1 * 2 * t * s + e2 / 2 * q * 8 * t**2
     l_adv = l_std + eps * t * s + eps**2 / 2 * q * t**2
-    record = approx.robustness_bound(model, X4, Y4, 1.0)
+    record = bound.robustness_bound(model, X4, Y4, 1.0)
     assert record["R"] == pytest.approx(r, rel=1e-12)
     assert record["c_x"] == pytest.approx(c_x, rel=1e-12)
     assert record["eps_mix"] == pytest.approx(math.sqrt(2) / 3, rel=1e-12)
@@ -232,23 +238,23 @@ def test_bound_matches_the_hand_computation_for_logistic_regression(t):
     assert record["L_adv_approx"] == pytest.approx(l_adv, rel=1e-12)
     assert record["gap"] == pytest.approx(4 / 9 * t**2 * q, rel=1e-9)  # (E2·4 − ε²/2)·t²q with R1 = first order
     assert record["holds"] and record["assumptions_met"]
-    l0, a, b = robustness.adversarial_coefficients(model, X4, Y4)
+    l0, a, b = bound.adversarial_coefficients(model, X4, Y4)
     assert (l0, a, b) == pytest.approx((l_std, t * s, t**2 * q), rel=1e-12)
-    eps_star = robustness.largest_bounded_eps(l_mix, l0, a, b)
+    eps_star = bound.largest_bounded_eps(l_mix, l0, a, b)
     assert l0 + a * eps_star + b * eps_star**2 / 2 == pytest.approx(l_mix, rel=1e-12)
     assert eps_star > eps
 
 
 def test_largest_bounded_eps_edge_cases():
-    assert robustness.largest_bounded_eps(1.0, 1.2, 0.5, 0.1) == 0.0  # L̃_mix below L_std
-    assert robustness.largest_bounded_eps(1.5, 1.0, 0.25, 0.0) == pytest.approx(2.0)  # linear: Δ/a
-    assert robustness.largest_bounded_eps(1.5, 1.0, 0.0, 1.0) == pytest.approx(1.0)  # quadratic: √(2Δ/b)
+    assert bound.largest_bounded_eps(1.0, 1.2, 0.5, 0.1) == 0.0  # L̃_mix below L_std
+    assert bound.largest_bounded_eps(1.5, 1.0, 0.25, 0.0) == pytest.approx(2.0)  # linear: Δ/a
+    assert bound.largest_bounded_eps(1.5, 1.0, 0.0, 1.0) == pytest.approx(1.0)  # quadratic: √(2Δ/b)
 
 
 def test_theorem_check_rows_are_consistent_with_their_radius():
-    x, y, _, _ = robustness.centred_two_moons(40, 10, 0.1, 0, gap=1.0)
+    x, y, _, _ = bound.centred_two_moons(40, 10, 0.1, 0, gap=1.0)
     assert float(x.mean(dim=0).abs().max()) < 1e-12 and x.dtype == torch.float64
-    rows, nets = robustness.theorem_check(x, y, alphas=[0.5, 2.0], seeds=[0], hidden=8, steps=30)
+    rows, nets = bound.theorem_check(x, y, alphas=[0.5, 2.0], seeds=[0], hidden=8, steps=30)
     assert len(rows) == 2 * 2 * 2 and len(nets) == 2 * 3
     for row in rows:
         assert row["homogeneous"] and row["centred"] and row["curvature_free"]
@@ -259,13 +265,13 @@ def test_theorem_check_rows_are_consistent_with_their_radius():
 
 def test_angular_class_changes_counts_sign_changes_around_the_origin():
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
-    assert robustness.angular_class_changes(x, torch.tensor([0, 1, 0, 1])) == 4
-    assert robustness.angular_class_changes(x, torch.tensor([0, 0, 1, 1])) == 2
-    assert robustness.angular_class_changes(x, torch.tensor([1, 1, 1, 1])) == 0
-    moons, labels, _, _ = robustness.centred_two_moons(200, 10, 0.0, 0)
-    assert robustness.angular_class_changes(moons, labels) > 2  # centred moons overlap in angle
-    apart, labels, _, _ = robustness.centred_two_moons(200, 10, 0.0, 0, gap=1.0)
-    assert robustness.angular_class_changes(apart, labels) == 2
+    assert bound.angular_class_changes(x, torch.tensor([0, 1, 0, 1])) == 4
+    assert bound.angular_class_changes(x, torch.tensor([0, 0, 1, 1])) == 2
+    assert bound.angular_class_changes(x, torch.tensor([1, 1, 1, 1])) == 0
+    moons, labels, _, _ = bound.centred_two_moons(200, 10, 0.0, 0)
+    assert bound.angular_class_changes(moons, labels) > 2  # centred moons overlap in angle
+    apart, labels, _, _ = bound.centred_two_moons(200, 10, 0.0, 0, gap=1.0)
+    assert bound.angular_class_changes(apart, labels) == 2
 
 
 # ---------------------------------------------------------------- Fig. 3: cosines
@@ -284,9 +290,9 @@ def test_cosines_of_a_binary_linear_model_are_cos_theta_x():
     xc = x - centre
     by_hand = ((xc @ theta).abs() / (theta.norm() * xc.norm(dim=1))).numpy()
     for target in ("logit", "loss"):  # for one logit the loss gradient is (σ(f) − y)θ: the same |cos|
-        got = robustness.input_gradient_cosines(binary, x, y, target=target, centre=centre, batch_size=7)
+        got = bound.input_gradient_cosines(binary, x, y, target=target, centre=centre, batch_size=7)
         np.testing.assert_allclose(got, by_hand, rtol=1e-12)
-    raw = robustness.input_gradient_cosines(binary, x, y, target="logit")
+    raw = bound.input_gradient_cosines(binary, x, y, target="logit")
     np.testing.assert_allclose(raw, ((x @ theta).abs() / (theta.norm() * x.norm(dim=1))).numpy(), rtol=1e-12)
 
 
@@ -303,20 +309,20 @@ def test_cosines_of_a_multiclass_linear_model_by_hand():
     def cos(g):
         return ((g * x).sum(dim=1).abs() / (g.norm(dim=1) * x.norm(dim=1))).numpy()
 
-    np.testing.assert_allclose(robustness.input_gradient_cosines(model, x, y), cos(grad_loss), rtol=1e-10)
-    np.testing.assert_allclose(robustness.input_gradient_cosines(model, x, y, target="logit"), cos(grad_logit),
+    np.testing.assert_allclose(bound.input_gradient_cosines(model, x, y), cos(grad_loss), rtol=1e-10)
+    np.testing.assert_allclose(bound.input_gradient_cosines(model, x, y, target="logit"), cos(grad_logit),
                                rtol=1e-12)
 
 
 def test_null_cosine_quantiles_have_closed_forms():
     for q in (0.05, 0.5, 0.9):
-        assert robustness.null_cosine_quantile(2, q) == pytest.approx(math.sin(q * math.pi / 2), rel=1e-10)
-        assert robustness.null_cosine_quantile(3, q) == pytest.approx(q, rel=1e-10)  # |cos| uniform in 3-d
-    assert robustness.null_cosine_quantile(784, 0.5) == pytest.approx(0.6745 / math.sqrt(784), rel=0.01)
+        assert bound.null_cosine_quantile(2, q) == pytest.approx(math.sin(q * math.pi / 2), rel=1e-10)
+        assert bound.null_cosine_quantile(3, q) == pytest.approx(q, rel=1e-10)  # |cos| uniform in 3-d
+    assert bound.null_cosine_quantile(784, 0.5) == pytest.approx(0.6745 / math.sqrt(784), rel=0.01)
 
 
 def test_cosine_summary():
-    s = robustness.cosine_summary(np.linspace(0.0, 1.0, 101))
+    s = bound.cosine_summary(np.linspace(0.0, 1.0, 101))
     assert s == pytest.approx({"R": 0.0, "q05": 0.05, "median": 0.5, "mean": 0.5})
 
 
@@ -327,51 +333,151 @@ EPS3 = [0.0, 4 / 255, 16 / 255]
 
 
 def test_compare_methods_standard_error_by_hand():
-    stats = robustness.compare_methods([[1.0, 0.2], [0.0, 0.4]], [[1.0, 0.5], [1.0, 0.5], [1.0, 0.8]])
+    stats = chapter.compare_methods([[1.0, 0.2], [0.0, 0.4]], [[1.0, 0.5], [1.0, 0.5], [1.0, 0.8]])
     np.testing.assert_allclose(stats["diff"], [0.5, 0.3])
     np.testing.assert_allclose(stats["se"], [math.sqrt(0.5 / 2), math.sqrt(0.02 / 2 + 0.03 / 3)])
-    assert np.isnan(robustness.compare_methods([[0.5]], [[0.6]])["se"]).all()
+    assert np.isnan(chapter.compare_methods([[0.5]], [[0.6]])["se"]).all()
 
 
 def test_fgsm_advantage_verdicts():
     better = [[c, r + 0.10, s + 0.05] for c, r, s in ERM]
-    assert robustness.fgsm_advantage_verdict(EPS3, ERM, better)[0] == SUPPORTED
+    assert chapter.fgsm_advantage_verdict(EPS3, ERM, better)[0] == SUPPORTED
     worse_once = [[c, r + 0.10, s - 0.08] for c, r, s in ERM]
-    verdict, evidence = robustness.fgsm_advantage_verdict(EPS3, ERM, worse_once)
+    verdict, evidence = chapter.fgsm_advantage_verdict(EPS3, ERM, worse_once)
     assert verdict == NOT_SUPPORTED and "16/255" in evidence
     less_clean = [[c - 0.05, r + 0.10, s + 0.05] for c, r, s in ERM]
-    assert robustness.fgsm_advantage_verdict(EPS3, ERM, less_clean)[0] == INCONCLUSIVE
+    assert chapter.fgsm_advantage_verdict(EPS3, ERM, less_clean)[0] == INCONCLUSIVE
     tie = [[c, r + 0.005, s - 0.005] for c, r, s in ERM]
-    assert robustness.fgsm_advantage_verdict(EPS3, ERM, tie)[0] == INCONCLUSIVE
-    assert robustness.fgsm_advantage_verdict(EPS3, ERM[:1], better[:1])[0] == INCONCLUSIVE
+    assert chapter.fgsm_advantage_verdict(EPS3, ERM, tie)[0] == INCONCLUSIVE
+    assert chapter.fgsm_advantage_verdict(EPS3, ERM[:1], better[:1])[0] == INCONCLUSIVE
 
 
 def test_pgd_shrinkage_verdicts():
     adv = [[c, r + 0.10, s + 0.10] for c, r, s in ERM]
     pgd_erm = [[c, r - 0.3, s - 0.15] for c, r, s in ERM]
     vanished = [[c, r - 0.3, s - 0.15] for c, r, s in ERM]
-    assert robustness.pgd_shrinkage_verdict(EPS3, ERM, adv, pgd_erm, vanished)[0] == SUPPORTED
+    assert chapter.pgd_shrinkage_verdict(EPS3, ERM, adv, pgd_erm, vanished)[0] == SUPPORTED
     kept = [[c, r - 0.2, s - 0.05] for c, r, s in ERM]
-    assert robustness.pgd_shrinkage_verdict(EPS3, ERM, adv, pgd_erm, kept)[0] == NOT_SUPPORTED
-    verdict, evidence = robustness.pgd_shrinkage_verdict(EPS3, ERM, ERM, pgd_erm, vanished)
+    assert chapter.pgd_shrinkage_verdict(EPS3, ERM, adv, pgd_erm, kept)[0] == NOT_SUPPORTED
+    verdict, evidence = chapter.pgd_shrinkage_verdict(EPS3, ERM, ERM, pgd_erm, vanished)
     assert verdict == INCONCLUSIVE and "none to shrink" in evidence
 
 
 def test_cosine_and_bound_verdicts():
     high = {"a": {"q05": 0.05, "median": 0.2, "R": 1e-4}, "b": {"q05": 0.03, "median": 0.1, "R": 1e-5}}
-    assert robustness.cosine_verdict(high, 784)[0] == SUPPORTED  # median for random directions: 0.024
+    assert chapter.cosine_verdict(high, 784)[0] == SUPPORTED  # median for random directions: 0.024
     middle = {**high, "c": {"q05": 0.01, "median": 0.1, "R": 1e-5}}
-    assert robustness.cosine_verdict(middle, 784)[0] == INCONCLUSIVE
+    assert chapter.cosine_verdict(middle, 784)[0] == INCONCLUSIVE
     low = {**high, "c": {"q05": 0.001, "median": 0.02, "R": 1e-6}}
-    assert robustness.cosine_verdict(low, 784)[0] == NOT_SUPPORTED
+    assert chapter.cosine_verdict(low, 784)[0] == NOT_SUPPORTED
     unmet = {"assumptions_met": False, "holds": True, "eps_mix": 1e-4}
     met = {"assumptions_met": True, "holds": True, "eps_mix": 0.02}
-    assert robustness.bound_verdict([unmet])[0] == INCONCLUSIVE
-    assert robustness.bound_verdict([unmet, met])[0] == SUPPORTED
-    assert robustness.bound_verdict([met, {**met, "holds": False}])[0] == NOT_SUPPORTED
+    assert chapter.bound_verdict([unmet])[0] == INCONCLUSIVE
+    assert chapter.bound_verdict([unmet, met])[0] == SUPPORTED
+    assert chapter.bound_verdict([met, {**met, "holds": False}])[0] == NOT_SUPPORTED
 
 
-def test_html_rows_formats_and_escapes():
-    table = robustness.html_rows([{"a": True, "b": float("nan"), "c": "<x>", "d": 0.12345}],
+def test_tables_format_and_escape_the_chapters_rows():
+    table = tables.table([{"a": True, "b": float("nan"), "c": "<x>", "d": 0.12345}],
                                  [("A", "a", ""), ("B", "b", ".2f"), ("C", "c", ""), ("D", "d", ".2f"), ("E", "e", "")])
     assert "<td>yes</td><td>–</td><td>&lt;x&gt;</td><td>0.12</td><td>–</td>" in table
+
+
+# ---------------------------------------------------------------- verdicts(results) on hand-made results objects
+
+
+def _results(erm=ERM, mixup=None, pgd_mixup=None, rows=None, cos_q05=(0.05, 0.04)) -> dict:
+    """A minimal results object: what verdicts() reads (Fig. 1a, PGD, theorem rows, cosine summaries)."""
+    mixup = mixup if mixup is not None else [[c, r + 0.10, s + 0.10] for c, r, s in erm]
+    pgd_erm = [[c, r - 0.3, s - 0.15] for c, r, s in erm]
+    pgd_mixup = pgd_mixup if pgd_mixup is not None else [[c, r - 0.3, s - 0.15] for c, r, s in erm]
+    met = {"assumptions_met": True, "holds": True, "eps_mix": 0.02}
+    summaries = [{"R": 1e-4, "q05": q, "median": 0.2, "mean": 0.2} for q in cos_q05]
+    return {
+        "dataset": {"used": "fashion_mnist"},
+        "fig1a": {"eps_255": [0, 4, 16], "curves": {"erm": erm, "mixup": mixup}},
+        "pgd": {"eps_255": [0, 4, 16], "fgsm": {"erm": erm, "mixup": mixup},
+                "pgd": {"erm": pgd_erm, "mixup": pgd_mixup}},
+        "theorems": {"rows": rows if rows is not None else [met]},
+        "cosines": {"model": "wrn-16-1", "d": 784, "curves": [
+            {"group": "images", "method": m, "seed": 0, "target": "loss", "summary": s}
+            for m, s in zip(("erm", "mixup"), summaries, strict=True)]},
+    }
+
+
+def _verdict_of(results: dict, number: int) -> str:
+    return next(c.verdict for c in chapter.verdicts(results) if c.number == number)
+
+
+def test_verdicts_read_every_claim_from_the_results_object():
+    claims = chapter.verdicts(_results())
+    assert [c.number for c in claims] == [5, 6, 7, 9]
+    assert [c.verdict for c in claims] == [SUPPORTED, SUPPORTED, SUPPORTED, SUPPORTED]
+    assert "wrn-16-1 on fashion_mnist" in claims[1].statement
+
+
+def test_each_verdict_reaches_its_other_branches_through_the_results_object():
+    unmet = {"assumptions_met": False, "holds": True, "eps_mix": 1e-4}
+    assert _verdict_of(_results(rows=[unmet]), 5) == INCONCLUSIVE
+    assert _verdict_of(_results(rows=[{**unmet, "assumptions_met": True, "holds": False}]), 5) == NOT_SUPPORTED
+    worse = [[c, r - 0.10, s - 0.10] for c, r, s in ERM]
+    assert _verdict_of(_results(mixup=worse), 6) == NOT_SUPPORTED
+    assert _verdict_of(_results(erm=ERM[:1], mixup=worse[:1]), 6) == INCONCLUSIVE
+    kept = [[c, r - 0.2, s - 0.05] for c, r, s in ERM]
+    assert _verdict_of(_results(pgd_mixup=kept), 7) == NOT_SUPPORTED
+    assert _verdict_of(_results(mixup=ERM), 7) == INCONCLUSIVE
+    assert _verdict_of(_results(cos_q05=(0.05, 0.01)), 9) == INCONCLUSIVE
+    low = _results()
+    low["cosines"]["curves"][0]["summary"].update(q05=0.005, median=0.01)
+    assert _verdict_of(low, 9) == NOT_SUPPORTED
+
+
+def test_swapping_the_methods_flips_claim_6():
+    """Power: the same numbers with the methods' labels swapped must not support the claim."""
+    results = _results()
+    curves = results["fig1a"]["curves"]
+    swapped = {**results, "fig1a": {**results["fig1a"], "curves": {"erm": curves["mixup"], "mixup": curves["erm"]}}}
+    assert _verdict_of(results, 6) == SUPPORTED and _verdict_of(swapped, 6) == NOT_SUPPORTED
+
+
+def test_configs_are_fig1a_then_the_sweep_on_the_data_set_used(monkeypatch):
+    from mixup_lib import data
+
+    monkeypatch.setattr(data, "load_dataset", _fake_loader({"fashion_mnist"}, []))
+    settings = profiles.resolve("robustness", "quick")
+    got = chapter.configs(settings)
+    expected = 2 * len(settings["seeds"]) + len(settings["alpha_sweep"])
+    assert [c["dataset"] for c in got] == ["fashion_mnist"] * expected
+    assert got[: 2 * len(settings["seeds"])] == list(chapter.fig1a_configs(settings, "fashion_mnist").values())
+
+
+# ---------------------------------------------------------------- a smoke compute, and its JSON round trip
+
+TINY = {"n_train": 64, "n_test": 32, "epochs": 1, "pgd_points": 16, "cos_points": 16, "moons_n": 40,
+        "moons_steps": 20, "moons_alphas": [1.0]}
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    settings = profiles.resolve("robustness", "smoke", **TINY)
+    store = tmp_path_factory.mktemp("runs")
+    return settings, chapter.compute(settings, runs_dir=store, device="cpu", workers=1), store
+
+
+def test_smoke_compute_gives_plain_json_whose_round_trip_gives_the_same_verdicts(computed, tmp_path):
+    from mixup_lib import results as store
+
+    settings, results, runs_dir = computed
+    assert json.loads(json.dumps(results)) == results  # plain JSON: no numpy, no tensors
+    again = chapter.verdicts(json.loads(json.dumps(results)))
+    assert again == chapter.verdicts(results)
+    path = store.save(results, tmp_path / "r.json")  # the store writes NaN as null: the verdicts must not care
+    assert chapter.verdicts(json.loads(path.read_text())) == again
+    assert set(results) & set(store.STORE_FIELDS) <= {"provenance"}
+    prov = results["provenance"]
+    assert {"device", "dataset requested", "dataset used", "data source", "fallback reason"} <= set(prov)
+    fig1a = results["fig1a"]
+    assert [len(c) for c in fig1a["curves"]["erm"]] == [len(settings["eps_255"])]
+    assert results["trainer_gap"] < 1e-9  # the ε = 0 point is the trainer's test accuracy
+    assert list((runs_dir / attack_cache.ATTACK_CACHE_FOLDER).glob("*.json"))  # attacks are cached in the store
+    assert len(results["theorems"]["rows"]) == 2 * 2 * 2 * len({1.0, settings["alpha"]})  # data, model, θ, α
