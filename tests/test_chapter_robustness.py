@@ -383,6 +383,36 @@ def test_tables_format_and_escape_the_chapters_rows():
     assert "<td>yes</td><td>–</td><td>&lt;x&gt;</td><td>0.12</td><td>–</td>" in table
 
 
+def test_ratio_comparison_by_hand():
+    r = chapter.ratio_comparison([[0.5, 0.25], [1.0, 0.25]], [[0.8, 0.4], [0.4, 0.3]])
+    assert r["ratios"]["erm"] == [[1.0, 0.5], [1.0, 0.25]]
+    np.testing.assert_allclose(r["ratios"]["mixup"], [[1.0, 0.5], [1.0, 0.75]])
+    assert r["diff"] == pytest.approx([0.0, 0.25]) and r["mean_diff"] == pytest.approx(0.25)
+    assert r["se"][1] == pytest.approx(math.sqrt(0.25**2 / 2 / 2 + 0.25**2 / 2 / 2))
+    assert r["se"][0] == 0.0 and chapter.ratio_comparison([[0.5, 0.2]], [[0.5, 0.3]])["se"] == [None, None]
+    assert chapter.ratio_comparison([[0.0, 0.0]], [[0.5, 0.3]])["ratios"]["erm"] == [[0.0, 0.0]]
+
+
+def test_matched_accuracy_verdicts_reach_every_branch():
+    levels = [0, 4, 16]
+    # mixup 3 points less accurate when clean but keeps a larger fraction under FGSM: the raw rule gives up
+    # (clean accuracies differ by more than 2 points), the matched rule supports the claim.
+    less_clean = [[c - 0.03, r + 0.05, s + 0.05] for c, r, s in ERM]
+    assert chapter.fgsm_advantage_verdict(chapter.eps_grid(levels), ERM, less_clean)[0] == INCONCLUSIVE
+    verdict, evidence = chapter.matched_accuracy_verdict(levels, ERM, less_clean, chance=0.1)
+    assert verdict == SUPPORTED and "clean accuracy ERM 0.900, mixup 0.870" in evidence
+    worse = [[c, r - 0.10, s - 0.05] for c, r, s in ERM]
+    verdict, evidence = chapter.matched_accuracy_verdict(levels, ERM, worse, chance=0.1)
+    assert verdict == NOT_SUPPORTED and "4/255" in evidence
+    tie = [[c, r + 0.004, s - 0.004] for c, r, s in ERM]
+    assert chapter.matched_accuracy_verdict(levels, ERM, tie, chance=0.1)[0] == INCONCLUSIVE
+    assert chapter.matched_accuracy_verdict(levels, ERM[:1], less_clean[:1], chance=0.1)[0] == INCONCLUSIVE
+    verdict, evidence = chapter.matched_accuracy_verdict(levels, ERM, less_clean, chance=0.45)
+    assert verdict == INCONCLUSIVE and "below 2× chance" in evidence
+    # swapping the methods flips the verdict (power)
+    assert chapter.matched_accuracy_verdict(levels, less_clean, ERM, chance=0.1)[0] == NOT_SUPPORTED
+
+
 # ---------------------------------------------------------------- verdicts(results) on hand-made results objects
 
 
@@ -394,7 +424,7 @@ def _results(erm=ERM, mixup=None, pgd_mixup=None, rows=None, cos_q05=(0.05, 0.04
     met = {"assumptions_met": True, "holds": True, "eps_mix": 0.02}
     summaries = [{"R": 1e-4, "q05": q, "median": 0.2, "mean": 0.2} for q in cos_q05]
     return {
-        "dataset": {"used": "fashion_mnist"},
+        "dataset": {"used": "fashion_mnist", "chance": 0.1},
         "fig1a": {"eps_255": [0, 4, 16], "curves": {"erm": erm, "mixup": mixup}},
         "pgd": {"eps_255": [0, 4, 16], "fgsm": {"erm": erm, "mixup": mixup},
                 "pgd": {"erm": pgd_erm, "mixup": pgd_mixup}},
@@ -478,6 +508,7 @@ def test_smoke_compute_gives_plain_json_whose_round_trip_gives_the_same_verdicts
     assert {"device", "dataset requested", "dataset used", "data source", "fallback reason"} <= set(prov)
     fig1a = results["fig1a"]
     assert [len(c) for c in fig1a["curves"]["erm"]] == [len(settings["eps_255"])]
+    assert results["ratio"]["ratios"]["erm"][0][0] in (0.0, 1.0)  # robust / clean: 1 at ε = 0
     assert results["trainer_gap"] < 1e-9  # the ε = 0 point is the trainer's test accuracy
     assert list((runs_dir / attack_cache.ATTACK_CACHE_FOLDER).glob("*.json"))  # attacks are cached in the store
     assert len(results["theorems"]["rows"]) == 2 * 2 * 2 * len({1.0, settings["alpha"]})  # data, model, θ, α

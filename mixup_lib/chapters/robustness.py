@@ -26,10 +26,16 @@ seeds' spread; the test set is fixed):
 - **Claim 5** (:func:`bound_verdict`): judged only on the two-moons cases that meet every assumption (zero
   training error, centred data, f(x) = ∇f(x)ᵀx, R3 = 0): supported if the inequality holds in all, not supported
   if it fails in one, inconclusive if none meets them.
-- **Claim 6** (:func:`fgsm_advantage_verdict`): inconclusive with fewer than two seeds, or when the mean clean
-  accuracies differ by more than :data:`CLEAN_TOL`; not supported if at some ε > 0 mixup is below ERM by more
-  than max(:data:`Z`·se, :data:`TIE`); supported if the advantage averaged over the grid's ε > 0 (per seed)
-  exceeds max(Z·se, TIE); otherwise inconclusive.
+- **Claim 6** (:func:`matched_accuracy_verdict`), "at similar clean accuracy" controlled for rather than
+  required: per network, the robust accuracy at each ε is divided by its own clean accuracy (the fraction of its
+  correct predictions that survive the attack, :func:`ratio_comparison`), and mixup's ratios are compared with
+  ERM's over seeds. Inconclusive with fewer than two seeds, or when a network's clean accuracy is below
+  :data:`CLEAN_FLOOR` times chance (near chance the ratio is noise over noise); not supported if at some ε > 0
+  mixup's mean ratio is below ERM's by more than max(:data:`Z`·se, :data:`RATIO_TIE`); supported if the ratio
+  advantage averaged over the grid's ε > 0 (per seed) exceeds max(Z·se, RATIO_TIE); otherwise inconclusive. A
+  clean-accuracy gap no longer makes the claim inconclusive by itself; it is reported. The raw-accuracy rule
+  (:func:`fgsm_advantage_verdict`: inconclusive when the clean accuracies differ by more than :data:`CLEAN_TOL`,
+  else the same z-test on raw accuracies) is kept as evidence beside it.
 - **Claim 7** (:func:`pgd_shrinkage_verdict`): per seed, A and B are mixup's advantage averaged over the PGD
   grid's ε > 0 under FGSM and PGD on the same points. Inconclusive with fewer than two seeds or when A is not
   above max(Z·se, TIE) (nothing to shrink); supported if A − B exceeds max(Z·se, TIE); not supported if B stays
@@ -64,6 +70,10 @@ CLEAN_TOL = 0.02
 Z = 2.0
 #: ... and this many accuracy points (a fraction): smaller differences count as ties.
 TIE = 0.01
+#: Claim 6 at matched accuracy: ratio differences (robust / clean accuracy) under this count as ties.
+RATIO_TIE = 0.01
+#: Claim 6 at matched accuracy: every network's clean accuracy must be at least this many times chance.
+CLEAN_FLOOR = 2.0
 #: Fig. 3: an ECDF is stored as every sorted value up to this many points, else as this many quantiles.
 ECDF_POINTS = 1000
 METHODS = ("erm", "mixup")
@@ -303,6 +313,7 @@ def _image_attacks(settings: Mapping[str, Any], nets: _Networks, images: Any, fi
                              "se_pt": 100 * se if math.isfinite(se) else None}
                             for v, e, m, d, se in zip(settings["eps_255"], *(stats[k].tolist() for k in
                                                       ("erm", "mixup", "diff", "se")), strict=True)]},
+        "ratio": _ratio_block(settings["eps_255"], curves),
         "pgd": {"eps_255": list(settings["pgd_eps_255"]), "points": len(y_pgd), "steps": settings["pgd_steps"],
                 "fgsm": {m: [fgsm_sub[m, s] for s in seeds] for m in METHODS},
                 "pgd": {m: [pgd[m, s] for s in seeds] for m in METHODS}},
@@ -311,6 +322,14 @@ def _image_attacks(settings: Mapping[str, Any], nets: _Networks, images: Any, fi
         "network_table": table,
         "trainer_gap": max(abs(nets.get(c)[0].final["test_acc"] - fgsm[k][0]) for k, c in fig1a.items()),
     }
+
+
+def _ratio_block(eps_255: Sequence[float], curves: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`ratio_comparison` of Fig. 1a's curves, with its table's rows (one per ε > 0)."""
+    r = ratio_comparison(curves["erm"], curves["mixup"])
+    rows = [{"eps_255": v, "erm": e, "mixup": m, "diff": d, "se": se} for v, e, m, d, se in
+            zip(eps_255, r["erm"], r["mixup"], r["diff"], r["se"], strict=True)][1:]
+    return {"eps_255": list(eps_255), **r, "table": rows}
 
 
 def _theorems(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict]:
@@ -469,6 +488,65 @@ def fgsm_advantage_verdict(eps: Sequence[float], erm: Sequence[Sequence[float]],
     return (SUPPORTED if adv > max(z * adv_se, tie) else INCONCLUSIVE), evidence
 
 
+def ratio_comparison(erm: Sequence[Sequence[float]], mixup: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """Robust accuracy over clean accuracy per network (seeds × ε, ε[0] = 0), compared between methods.
+
+    Returns the per-seed ratios of each method and, per ε, the mean ratios, their difference (mixup − ERM) and
+    its standard error over seeds (:func:`compare_methods`; None where there is no spread), plus the same for
+    the ratio averaged over ε > 0 per seed (``mean_diff``, ``mean_se``). A clean accuracy of 0 gives ratio 0.
+    """
+    e, m = np.asarray(erm, dtype=float), np.asarray(mixup, dtype=float)
+    require(e.ndim == 2 and m.ndim == 2 and e.shape[1] == m.shape[1] >= 2,
+            "ratios need (seeds, eps) curves over a grid that starts at 0 and has an eps > 0")
+    ratios = {name: np.divide(a, a[:, :1], out=np.zeros_like(a), where=a[:, :1] > 0) for name, a in
+              (("erm", e), ("mixup", m))}
+    stats = compare_methods(ratios["erm"], ratios["mixup"])
+    average = compare_methods(ratios["erm"][:, 1:].mean(axis=1, keepdims=True),
+                              ratios["mixup"][:, 1:].mean(axis=1, keepdims=True))
+
+    def plain(v: float) -> float | None:
+        return float(v) if math.isfinite(v) else None
+
+    return {"ratios": {k: v.tolist() for k, v in ratios.items()},
+            "erm": stats["erm"].tolist(), "mixup": stats["mixup"].tolist(), "diff": stats["diff"].tolist(),
+            "se": [plain(v) for v in stats["se"]], "mean_diff": float(average["diff"][0]),
+            "mean_se": plain(average["se"][0])}
+
+
+def matched_accuracy_verdict(eps_255: Sequence[float], erm: Sequence[Sequence[float]],
+                             mixup: Sequence[Sequence[float]], *, chance: float, z: float = Z,
+                             tie: float = RATIO_TIE, floor: float = CLEAN_FLOOR) -> tuple[str, str]:
+    """Claim 6 at matched accuracy: mixup keeps a larger fraction of its clean accuracy under FGSM than ERM.
+
+    ``erm``/``mixup``: accuracies, seeds × ε, ``eps_255`` the grid (× 1/255, from 0); ``chance`` = 1/classes.
+    The rule is in the module docstring. Returns (verdict, evidence).
+    """
+    levels = list(eps_255)
+    e, m = np.asarray(erm, dtype=float), np.asarray(mixup, dtype=float)
+    require(levels and levels[0] == 0 and e.shape[1] == len(levels) == m.shape[1],
+            "claim 6 needs curves over an eps grid that starts at 0")
+    r = ratio_comparison(e, m)
+    se = [math.nan if v is None else v for v in r["se"]]
+    mean_se = math.nan if r["mean_se"] is None else r["mean_se"]
+    pos = range(1, len(levels))
+    worst = min(pos, key=lambda k: r["diff"][k] + z * np.nan_to_num(se[k]))
+    clean = {"ERM": e[:, 0], "mixup": m[:, 0]}
+    evidence = (f"clean accuracy ERM {clean['ERM'].mean():.3f}, mixup {clean['mixup'].mean():.3f}; robust/clean "
+                f"ratio mixup − ERM averaged over ε > 0 {r['mean_diff']:+.3f} ± {mean_se:.3f} (se over seeds); "
+                f"smallest {r['diff'][worst]:+.3f} ± {se[worst]:.3f} at ε = {levels[worst]:g}/255")
+    if len(e) < 2 or len(m) < 2:
+        return INCONCLUSIVE, evidence + "; fewer than 2 seeds: no spread to judge by"
+    low = [name for name, acc in clean.items() if acc.min() < floor * chance]
+    if low:
+        return INCONCLUSIVE, evidence + (f"; clean accuracy of {' and '.join(low)} below {floor:g}× chance "
+                                         f"({floor * chance:.2f}): the ratio is not informative")
+    below = [k for k in pos if r["diff"][k] < -max(z * se[k], tie)]
+    if below:
+        where = ", ".join(f"{levels[k]:g}/255" for k in below)
+        return NOT_SUPPORTED, evidence + f"; mixup's ratio resolvably below ERM's at ε = {where}"
+    return (SUPPORTED if r["mean_diff"] > max(z * mean_se, tie) else INCONCLUSIVE), evidence
+
+
 def pgd_shrinkage_verdict(eps: Sequence[float], fgsm_erm, fgsm_mixup, pgd_erm, pgd_mixup, *, z: float = Z,
                           tie: float = TIE) -> tuple[str, str]:
     """Claim 7 (control): under PGD, mixup's advantage over ERM shrinks or vanishes (rule: module docstring).
@@ -541,7 +619,10 @@ def verdicts(results: Mapping[str, Any]) -> list[Claim]:
     """Claims 5, 6, 7 and 9 from the results object alone (no torch, no data)."""
     fig1a, pgd, cos = results["fig1a"], results["pgd"], results["cosines"]
     claim5 = bound_verdict(results["theorems"]["rows"])
-    claim6 = fgsm_advantage_verdict(eps_grid(fig1a["eps_255"]), fig1a["curves"]["erm"], fig1a["curves"]["mixup"])
+    claim6 = matched_accuracy_verdict(fig1a["eps_255"], fig1a["curves"]["erm"], fig1a["curves"]["mixup"],
+                                      chance=results["dataset"]["chance"])
+    raw = fgsm_advantage_verdict(eps_grid(fig1a["eps_255"]), fig1a["curves"]["erm"], fig1a["curves"]["mixup"])
+    claim6 = (claim6[0], f"{claim6[1]}. Raw accuracies (rule without the matching: {raw[0]}): {raw[1]}")
     claim7 = pgd_shrinkage_verdict(eps_grid(pgd["eps_255"]), pgd["fgsm"]["erm"], pgd["fgsm"]["mixup"],
                                    pgd["pgd"]["erm"], pgd["pgd"]["mixup"])
     claim9 = cosine_verdict({f"{c['method']} seed {c['seed']}": c["summary"] for c in cos["curves"]
