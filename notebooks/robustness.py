@@ -113,6 +113,26 @@ display(HTML(tables.table(results["ratio"]["table"], [
     "FGSM robust accuracy over each network's clean accuracy, mean over seeds")))
 
 # %% [markdown]
+# ### What others measured
+#
+# Published FGSM comparisons of ERM and input mixup, beside ours: Manifold Mixup's Table 7
+# {cite}`verma2019manifold` (CIFAR-10 and SVHN, white-box FGSM, ε not stated; the same paper finds that the
+# advantage does not survive stronger, multi-step attacks such as PGD) and the mixup paper's ImageNet statement
+# {cite}`zhang2018mixup`. Their networks, data sets and training (1200 epochs there) are far from ours, so only
+# the *direction* can be compared: does mixup come out more robust under FGSM here too? Ours: FGSM accuracy
+# averaged over the grid's ε > 0 and the seeds; "–" under "direction agrees" means our difference is within
+# 1 point (no direction).
+
+# %%
+display(HTML(tables.table(results["published"], [
+    ("source", "source", ""), ("where", "where", ""), ("published setup", "setup", ""),
+    ("published ERM", "erm", "g"), ("published mixup", "mixup", "g"), ("unit", "unit", ""),
+    ("published remark", "note", ""), ("ours ERM (%)", "ours_erm", ".1f"), ("ours mixup (%)", "ours_mixup", ".1f"),
+    ("ours: top-1 error ERM / mixup", "ours_error_ratio", ".2f"),
+    ("ours under PGD: mixup − ERM (pt)", "ours_pgd_pt", "+.1f"), ("direction agrees", "agrees", "")],
+    f"Published FGSM robustness of ERM vs input mixup, and ours ({settings['model']} on {data['used']})")))
+
+# %% [markdown]
 # ## Beyond the paper: does the advantage survive PGD?
 #
 # The paper's claim and its theory concern single-step attacks. PGD-ℓ∞ {cite}`madry2018towards` iterates

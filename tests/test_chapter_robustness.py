@@ -413,6 +413,22 @@ def test_matched_accuracy_verdicts_reach_every_branch():
     assert chapter.matched_accuracy_verdict(levels, less_clean, ERM, chance=0.1)[0] == NOT_SUPPORTED
 
 
+def test_published_anchors_sit_beside_our_numbers_with_the_direction():
+    mixup = [[c, r + 0.10, s + 0.10] for c, r, s in ERM]
+    fig1a = {"curves": {"erm": ERM, "mixup": mixup}}
+    pgd = {"pgd": {"erm": ERM, "mixup": ERM}}
+    rows = chapter.published_comparison(fig1a, pgd)
+    assert [r["source"] for r in rows] == ["verma2019manifold", "verma2019manifold", "zhang2018mixup"]
+    assert (rows[0]["erm"], rows[0]["mixup"], rows[1]["erm"], rows[1]["mixup"]) == (36.32, 71.51, 21.49, 56.98)
+    assert "PGD" in rows[0]["note"] and "2.7 times" in rows[2]["note"]
+    assert rows[0]["ours_erm"] == pytest.approx(35.0) and rows[0]["ours_mixup"] == pytest.approx(45.0)
+    assert rows[0]["ours_error_ratio"] == pytest.approx(0.65 / 0.55) and rows[0]["ours_pgd_pt"] == 0
+    assert all(r["agrees"] is True for r in rows)
+    swapped = chapter.published_comparison({"curves": {"erm": mixup, "mixup": ERM}}, pgd)
+    assert all(r["agrees"] is False for r in swapped)
+    assert chapter.published_comparison({"curves": {"erm": ERM, "mixup": ERM}}, pgd)[0]["agrees"] is None
+
+
 # ---------------------------------------------------------------- verdicts(results) on hand-made results objects
 
 
@@ -509,6 +525,7 @@ def test_smoke_compute_gives_plain_json_whose_round_trip_gives_the_same_verdicts
     fig1a = results["fig1a"]
     assert [len(c) for c in fig1a["curves"]["erm"]] == [len(settings["eps_255"])]
     assert results["ratio"]["ratios"]["erm"][0][0] in (0.0, 1.0)  # robust / clean: 1 at ε = 0
+    assert len(results["published"]) == 3 and "agrees" in results["published"][0]
     assert results["trainer_gap"] < 1e-9  # the ε = 0 point is the trainer's test accuracy
     assert list((runs_dir / attack_cache.ATTACK_CACHE_FOLDER).glob("*.json"))  # attacks are cached in the store
     assert len(results["theorems"]["rows"]) == 2 * 2 * 2 * len({1.0, settings["alpha"]})  # data, model, θ, α

@@ -12,6 +12,8 @@ object) → :func:`verdicts` (claims 5, 6, 7 and 9 of the specification, from th
 - **Theorems 3.1/3.2** on centred two moons (:func:`mixup_lib.bound.theorem_check`): the faithful case, one logit.
 - **Fig. 3** (its content is reconstructed): |cos(∇_x l(x_i), x_i − x̄)| over training points
   (:func:`mixup_lib.bound.input_gradient_cosines`), against directions unrelated to x.
+- **What others measured** (:func:`published_comparison`): the published FGSM anchors of
+  :mod:`mixup_lib.published` beside our numbers, and whether our direction agrees (mixup more robust).
 
 Which scalar f for a K-class image model? The theory's f is the one logit of a binary model, and there the
 input gradient of the loss is (σ(f) − y)·∇f: the same direction up to sign, so |cos| is the same. For K classes
@@ -55,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from mixup_lib import bound, dispatch, models, profiles, runs
+from mixup_lib import bound, dispatch, models, profiles, published, runs
 from mixup_lib.attack_cache import attack_accuracy, cache_folder
 from mixup_lib.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Claim
 from mixup_lib.data import DATASET_NAMES
@@ -332,6 +334,27 @@ def _ratio_block(eps_255: Sequence[float], curves: Mapping[str, Any]) -> dict[st
     return {"eps_255": list(eps_255), **r, "table": rows}
 
 
+def published_comparison(fig1a: Mapping[str, Any], pgd: Mapping[str, Any], *, tie: float = TIE
+                         ) -> list[dict[str, Any]]:
+    """The chapter's published anchors (:func:`mixup_lib.published.anchors`) beside our numbers.
+
+    Ours: FGSM accuracy averaged over the grid's ε > 0 and the seeds (%, the published ε are not stated), the
+    ratio of top-1 errors ERM / mixup under FGSM (the mixup paper's "2.7 times more robust"), mixup − ERM under
+    PGD on the PGD points (Manifold Mixup's remark) and ``agrees``: :func:`mixup_lib.published.direction_agrees`
+    on FGSM accuracy (None when our difference is within ``tie``).
+    """
+    def mean_over_eps(curves: Sequence[Sequence[float]]) -> float:
+        return float(np.asarray(curves, dtype=float)[:, 1:].mean())
+
+    erm, mix = mean_over_eps(fig1a["curves"]["erm"]), mean_over_eps(fig1a["curves"]["mixup"])
+    pgd_adv = mean_over_eps(pgd["pgd"]["mixup"]) - mean_over_eps(pgd["pgd"]["erm"])
+    ours = {"ours_erm": 100 * erm, "ours_mixup": 100 * mix,
+            "ours_error_ratio": (1 - erm) / (1 - mix) if mix < 1 else None, "ours_pgd_pt": 100 * pgd_adv,
+            "agrees": published.direction_agrees("fgsm_accuracy", erm, mix, tie=tie)}
+    return [{"source": a["source"], "where": a["where"], "setup": a["setup"], "erm": a["erm"], "mixup": a["mixup"],
+             "unit": a["unit"], "note": a["note"], **ours} for a in published.anchors("robustness")]
+
+
 def _theorems(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict]:
     """Theorems 3.1/3.2 on centred two moons and on two moons pulled apart (our construction): rows, summaries."""
     alphas = sorted({*settings["moons_alphas"], settings["alpha"]})
@@ -420,6 +443,7 @@ def compute(settings: Mapping[str, Any], *, runs_dir: Any = None, device: str = 
         results["cosines"] = _cosines(settings, nets, images, fig1a, theorems, moons_nets)
         described = device_description(run_device)
     used = choice.used + (f" (instead of {choice.requested})" if choice.is_fallback else "")
+    results["published"] = published_comparison(results["fig1a"], results["pgd"])
     results["dataset"] = {"requested": choice.requested, "used": choice.used, "is_fallback": choice.is_fallback,
                           "reason": choice.reason, "num_classes": images.num_classes, "chance": 1 / images.num_classes}
     results["setup"] = {
