@@ -178,6 +178,16 @@ display(HTML(tables.table([results], [
 # %% [markdown]
 # ## Theorems 3.1 and 3.2 checked numerically on two moons
 #
+# ```{admonition} What the theory covers
+# :class: important
+# Theorems 3.1 and 3.2 are about a model with **one logit**: binary logistic regression (Theorem 3.1) and
+# ReLU networks **without biases**, possibly with max-pooling (Theorem 3.2), with the logistic loss, at
+# parameters with zero training error on centred data. The ten-class networks of Fig. 1a and Fig. 3 (softmax
+# over ten logits, BatchNorm, biases) are **outside** these theorems: nothing in them bounds those networks'
+# adversarial loss, and Fig. 1a's FGSM numbers neither confirm nor refute the bound. The two-moons check below is
+# the faithful case: one logit, bias-free, centred data, every assumption checked rather than assumed.
+# ```
+#
 # Two moons (scikit-learn's `make_moons` {cite}`pedregosa2011scikit`), centred exactly by the training mean,
 # logistic regression $f(x) = \theta^\top x$ and a two-layer ReLU net, **both without biases** and with one logit,
 # trained by full-batch SGD (lr 0.1, momentum 0.9) with mixup at each α, and once with ERM. The theorems are
@@ -241,6 +251,14 @@ display(HTML(tables.table(theorems["summary"], [
 # %% [markdown]
 # ## Fig. 3 (reconstructed): the distribution of $|\cos(\nabla f(x_i), x_i)|$
 #
+# ```{admonition} Outside the theorems
+# :class: important
+# $R = \min_i |\cos(\nabla f(x_i), x_i)|$ enters the bound only for the one-logit models of Theorems 3.1/3.2.
+# Panel (a) measures a cosine for ten-class networks with biases and BatchNorm, which the theorems do not cover: it
+# says whether the *phenomenon* the argument relies on is present in such networks, not that the bound applies to
+# them. Panel (b), the bias-free one-logit ReLU nets of the two-moons check, is the case the theorem speaks about.
+# ```
+#
 # *The content of the paper's Fig. 3 could not be checked; this is our reconstruction.* The bound is useful only
 # if $R = \min_i |\cos(\nabla f(x_i), x_i)|$ is not tiny. We plot the empirical distribution function of the
 # cosines over training points, for the Fig. 1a networks (ERM and mixup, every seed) and the bias-free ReLU nets
@@ -300,6 +318,8 @@ display(HTML(tables.table(cos["by_method"], [
 # - **Claim 7**: per seed, the mixup − ERM advantage averaged over the PGD grid's ε > 0 under FGSM (A) and PGD
 #   (B), on the same points. Inconclusive if A is not above 2 se (nothing to shrink); supported if the shrinkage
 #   A − B exceeds 2 se; not supported if B stays above 2 se without a resolved shrinkage; otherwise inconclusive.
+# - **Claim 5** is judged on two moons only, the one-logit case the theorems cover; **claim 9** is judged on the
+#   ten-class image networks, outside the theorems (see the notes above), as a check of the phenomenon only.
 # - **Claim 9** (image networks, gradient of the loss): supported if for every network 95% of the training
 #   points have $|\cos|$ above the median for random directions in the same dimension; not supported if some
 #   network's median $|\cos|$ is at most that; otherwise inconclusive. $R$ itself is reported.
