@@ -207,8 +207,8 @@ def config_jobs(configs: list[dict[str, Any]]) -> list[Job]:
 
 
 def robustness_jobs(settings: dict[str, Any]) -> tuple[list[Job], str]:
-    """Fig. 1a (ERM + mixup per seed) and the α sweep, from :mod:`mixup_lib.robustness`'s own config builders."""
-    from mixup_lib import robustness
+    """Fig. 1a (ERM + mixup per seed) and the α sweep, from :mod:`mixup_lib.chapters.robustness`'s config builders."""
+    from mixup_lib.chapters import robustness
 
     configs = [*robustness.fig1a_configs(settings, settings["dataset"], "cuda").values(),
                *robustness.alpha_sweep_configs(settings, settings["dataset"], "cuda").values()]

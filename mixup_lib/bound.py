@@ -10,6 +10,11 @@ Zhang et al., *How Does Mixup Help With Robustness and Generalization?* (ICLR 20
 - :func:`null_cosine_quantile` — the same statistic for directions unrelated to x (the reference of Fig. 3).
 - :func:`robustness_bound` — ε_mix, both sides of the inequality and the theorems' assumptions as flags.
 - :func:`largest_bounded_eps` — ε*, the largest ε the inequality reaches at θ (beyond the paper).
+- :func:`theorem_check` — the theorems checked on data: the models of :data:`MOONS_MODELS` (bias-free, one logit)
+  trained by full-batch SGD (:func:`train_moons_model`) on :func:`centred_two_moons`, a
+  :func:`robustness_bound` record per case; :func:`angular_class_changes` says why centred two moons cannot
+  meet the zero-training-error assumption for positively homogeneous models.
+- :func:`cosine_summary` — R (the minimum), a low quantile, the median and the mean of a set of |cos|.
 
 The models are binary scalar models (one logit f, h = softplus) with ∇²f = 0: logistic regression and
 bias-free ReLU nets. L̃_mix (Eq. 3) comes from :mod:`mixup_lib.approx`, which this module builds on.
@@ -18,29 +23,43 @@ bias-free ReLU nets. L̃_mix (Eq. 3) comes from :mod:`mixup_lib.approx`, which t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.stats import beta as beta_distribution
 from torch import nn
 
+from mixup_lib import fullbatch, models
 from mixup_lib.approx import Derivatives, approx_terms
 from mixup_lib.attacks import eval_mode
-from mixup_lib.errors import check_choice, check_positive_int, require
+from mixup_lib.errors import check_choice, check_nonnegative, check_positive_int, require
 from mixup_lib.mixup import cross_entropy, mixture_moment, soft_cross_entropy
 
 #: What :func:`input_gradient_cosines` differentiates: the loss, or the logit (the theory's f).
 COSINE_TARGETS = ("loss", "logit")
+#: The two models of Theorems 3.1/3.2 checked on two moons: display name → models.build name. Both bias-free,
+#: with one logit.
+MOONS_MODELS = {"logistic regression": "logreg", "bias-free ReLU net": "two-layer-relu"}
 
 __all__ = [
     "COSINE_TARGETS",
+    "MOONS_MODELS",
     "adversarial_coefficients",
     "adversarial_loss_terms",
+    "angular_class_changes",
+    "centred_two_moons",
+    "cosine_summary",
     "input_gradient_cosines",
     "largest_bounded_eps",
+    "moons_model",
     "null_cosine_quantile",
     "robustness_bound",
     "second_order_adversarial_loss",
+    "theorem_check",
+    "theorem_summary",
+    "train_moons_model",
 ]
 
 
@@ -251,3 +270,115 @@ def robustness_bound(
         "curvature_free": curvature_free,
         "assumptions_met": zero_error and centred and homogeneous and curvature_free,
     }
+
+
+def cosine_summary(cosines: Sequence[float], q: float = 0.05) -> dict[str, float]:
+    """R = min (the theorems'), the q-quantile (a robust low end), the median and the mean of |cos| (Fig. 3)."""
+    c = np.asarray(cosines, dtype=float)
+    require(c.ndim == 1 and len(c) > 0, "cosines must be a non-empty 1-d array")
+    return {"R": float(c.min()), f"q{round(100 * q):02d}": float(np.quantile(c, q)), "median": float(np.median(c)),
+            "mean": float(c.mean())}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Theorems 3.1/3.2 checked on two moons (one logit: the case the theorems are about)
+
+
+def centred_two_moons(n_train: int, n_test: int, noise: float, seed: int, gap: float = 0.0):
+    """Two moons (:func:`mixup_lib.data.load_dataset`) in float64, centred exactly by the training mean.
+
+    ``gap`` > 0 moves class 1 (the lower moon) down by ``gap`` before centring: our construction (not the
+    paper's) to get data a bias-free model can fit with zero training error. Returns x_train, y_train,
+    x_test, y_test (test points shifted by the same training mean).
+    """
+    from mixup_lib.data import load_dataset
+
+    check_nonnegative("gap", gap)
+    moons = load_dataset("two_moons", n_train=n_train, n_test=n_test, noise=noise, seed=seed)
+    shift = torch.tensor([0.0, -gap], dtype=torch.float64)
+    x_train, x_test = moons.x_train.double(), moons.x_test.double()
+    x_train = x_train + shift * moons.y_train[:, None]
+    x_test = x_test + shift * moons.y_test[:, None]
+    mean = x_train.mean(dim=0)
+    return x_train - mean, moons.y_train, x_test - mean, moons.y_test
+
+
+def angular_class_changes(x: torch.Tensor, y: torch.Tensor) -> int:
+    """How often the class changes going once around the origin through the points sorted by angle (2-d x).
+
+    A positively homogeneous classifier (bias-free linear or ReLU: f(tx) = t·f(x), t > 0) has one sign per
+    ray, so it needs at least this many sign changes around the circle to reach zero training error; a
+    linear one through the origin has exactly 2.
+    """
+    require(x.ndim == 2 and x.shape[1] == 2, f"x of shape {tuple(x.shape)}: angular order needs 2-d points")
+    order = torch.atan2(x[:, 1], x[:, 0]).argsort()
+    labels = y[order]
+    return int((labels != labels.roll(1)).sum())
+
+
+def moons_model(kind: str, seed: int, hidden: int) -> nn.Module:
+    """A bias-free binary model of Theorem 3.1 (logistic regression) or 3.2 (two-layer ReLU net), float64."""
+    check_choice("kind", kind, MOONS_MODELS)
+    name = MOONS_MODELS[kind]
+    extra = {"hidden": hidden} if name == "two-layer-relu" else {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = models.build(name, 2, 2, bias=False, binary=True, **extra)
+    return model.double()
+
+
+def train_moons_model(kind: str, x: torch.Tensor, y: torch.Tensor, alpha: float, *, seed: int, hidden: int,
+                      steps: int, lr: float = 0.1) -> nn.Module:
+    """Train a :func:`moons_model` by full-batch SGD (momentum 0.9): ERM at α = 0, else mixup at α."""
+    model = moons_model(kind, seed, hidden)
+    fullbatch.train_full_batch(model, x, y, objective="erm" if alpha == 0 else "mixup", alpha=alpha, steps=steps,
+                               seed=seed, lr=lr, record_every=steps)
+    return model
+
+
+def theorem_check(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    alphas: Sequence[float],
+    seeds: Sequence[int],
+    hidden: int,
+    steps: int,
+    kinds: Sequence[str] = tuple(MOONS_MODELS),
+    lr: float = 0.1,
+) -> tuple[list[dict[str, Any]], dict[tuple[str, float, int], nn.Module]]:
+    """Theorems 3.1/3.2 across α: for each model kind, seed and α > 0, two parameter points θ.
+
+    - ``trained_with="mixup"``: θ trained by full-batch mixup at that α;
+    - ``trained_with="ERM"``: θ trained by ERM (one model per kind and seed), the bound evaluated at each α.
+
+    The theorems are statements about any θ with zero training error, so both are fair tests; the flags
+    say whether each θ meets the assumptions. Each row holds :func:`robustness_bound`'s record and
+    ``train_acc``, ``eps_star`` (:func:`largest_bounded_eps`, ℓ2) and ``eps_star_linf`` (ε*/√d). Also returns
+    the trained models keyed (kind, α, seed), α = 0 for ERM.
+    """
+    rows, trained = [], {}
+    for kind in kinds:
+        for seed in seeds:
+            trained[kind, 0.0, seed] = train_moons_model(kind, x, y, 0.0, seed=seed, hidden=hidden, steps=steps, lr=lr)
+            for alpha in alphas:
+                require(alpha > 0, f"alpha={alpha!r} is not allowed in the bound check: it must be > 0")
+                model = train_moons_model(kind, x, y, alpha, seed=seed, hidden=hidden, steps=steps, lr=lr)
+                trained[kind, float(alpha), seed] = model
+                for trained_with, theta in (("mixup", model), ("ERM", trained[kind, 0.0, seed])):
+                    record = robustness_bound(theta, x, y, alpha)
+                    l_std, a, b = adversarial_coefficients(theta, x, y)
+                    eps_star = largest_bounded_eps(record["L_mix_approx"], l_std, a, b)
+                    rows.append({"model": kind, "trained_with": trained_with, "alpha": float(alpha), "seed": seed,
+                                 "train_acc": fullbatch.accuracy(theta, x, y), **record, "eps_star": eps_star,
+                                 "eps_star_linf": eps_star / math.sqrt(record["d"])})
+    return rows, trained
+
+
+def theorem_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """For rows of one data set and model: cases, assumptions met, inequality holds, R's range, ε_mix√d/ε*'s range."""
+    require(len(rows) > 0, "no rows to summarise")
+    ratios = [r["eps"] / r["eps_star"] if r["eps_star"] else math.inf for r in rows]
+    return {"cases": len(rows), "assumptions_met": sum(bool(r["assumptions_met"]) for r in rows),
+            "holds": sum(bool(r["holds"]) for r in rows), "R_min": min(r["R"] for r in rows),
+            "R_max": max(r["R"] for r in rows), "radius_ratio_min": min(ratios), "radius_ratio_max": max(ratios)}

@@ -12,7 +12,7 @@ merges the two and validates them, so a bad parameter stops the notebook with on
 Each chapter registers its presets in :data:`PRESETS` under the notebook's name, and its settings rules
 (:class:`SettingsRules`: one check per setting, checks between settings, the data sets it asks for) in
 :data:`RULES`; :func:`resolve` applies them, so every bad setting stops the notebook in its first cell, before
-any training. The rules of a chapter live next to its code (``mixup_lib/robustness.py``,
+any training. The rules of a chapter live next to its code (``mixup_lib/chapters/robustness.py``,
 ``mixup_lib/generalization.py``; the approximation chapter's below), imported on first use.
 """
 
@@ -356,44 +356,3 @@ PRESETS["generalization"] = {
     },
 }
 
-
-# Chapter "robustness" (notebooks/robustness.py): Fig. 1a, a PGD control, Theorems 3.1/3.2 on two moons, Fig. 3.
-# The paper states WRN-16-8 on SVHN and SGD with batch 64, momentum 0.9, lr 0.1. It does not state the epochs,
-# schedule, weight decay, α, the ε grid or seeds: these are our choices (eps_255 is the ε grid in units of 1/255).
-_ROBUSTNESS_TRAINER = {"batch_size": 64, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "onecycle",
-                       "augment": False, "data_seed": 0}
-PRESETS["robustness"] = {
-    "smoke": {
-        "dataset": "svhn", "model": "wrn-10-1", "epochs": 2, "n_train": 128, "n_test": 64, **_ROBUSTNESS_TRAINER,
-        "seeds": [0], "alpha": 1.0, "eps_255": [0, 4, 16, 64], "pgd_eps_255": [0, 16], "pgd_points": 32,
-        "pgd_steps": 3, "alpha_sweep": [0.0, 1.0], "cos_points": 64, "attack_batch": 128,
-        "moons_n": 100, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 16, "moons_steps": 100,
-        "moons_alphas": [0.5, 2.0], "bound_seeds": 1,
-    },
-    "quick": {
-        "dataset": "svhn", "model": "wrn-16-1", "epochs": 3, "n_train": 5000, "n_test": 1000, **_ROBUSTNESS_TRAINER,
-        "seeds": [0, 1, 2], "alpha": 1.0, "eps_255": [0, 1, 2, 4, 8, 16, 32, 64], "pgd_eps_255": [0, 2, 4, 8, 16],
-        "pgd_points": 200, "pgd_steps": 10, "alpha_sweep": [0.0, 0.2, 1.0, 2.0], "cos_points": 1000,
-        "attack_batch": 128,
-        "moons_n": 300, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 2000,
-        "moons_alphas": [0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 1,
-    },
-    # full (2-core CPU, two workers, ~2 h estimated): WRN-16-1 (175k parameters, ~600 images/s per single-thread
-    # worker on 28×28) on every training image for 10 epochs, every test image, three seeds.
-    "full": {
-        "dataset": "svhn", "model": "wrn-16-1", "epochs": 10, "n_train": None, "n_test": None, **_ROBUSTNESS_TRAINER,
-        "seeds": [0, 1, 2], "alpha": 1.0, "eps_255": [0, 1, 2, 4, 8, 16, 32, 64], "pgd_eps_255": [0, 2, 4, 8, 16],
-        "pgd_points": 1000, "pgd_steps": 10, "alpha_sweep": [0.0, 0.2, 1.0, 2.0], "cos_points": 1000,
-        "attack_batch": 256,
-        "moons_n": 1000, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 5000,
-        "moons_alphas": [0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 3,
-    },
-    "paper": {
-        "dataset": "svhn", "model": "wrn-16-8", "epochs": 30, "n_train": None, "n_test": None, **_ROBUSTNESS_TRAINER,
-        "seeds": [0, 1, 2], "alpha": 1.0, "eps_255": [0, 1, 2, 4, 8, 16, 32, 64], "pgd_eps_255": [0, 1, 2, 4, 8, 16],
-        "pgd_points": 2000, "pgd_steps": 10, "alpha_sweep": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0], "cos_points": 5000,
-        "attack_batch": 512,
-        "moons_n": 1000, "moons_noise": 0.1, "moons_gap": 1.0, "moons_hidden": 100, "moons_steps": 5000,
-        "moons_alphas": [0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "bound_seeds": 3,
-    },
-}

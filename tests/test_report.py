@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from mixup_lib import claims, plots, profiles, provenance, robustness
+from mixup_lib import claims, plots, profiles, provenance
 from mixup_lib.report import plots as report_plots
 from mixup_lib.report import tables
 
@@ -44,7 +44,6 @@ def test_table_cells_formats_and_structure():
     assert "<tr><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td><td>–</td></tr>" in html
     assert html.count("<tr>") == 3 and html.endswith("</tbody></table>")
     assert "<thead>" not in tables.table(rows, columns, head=False) and "<caption>" not in tables.table(rows, columns)
-    assert robustness.html_rows is tables.table
 
 
 def test_notice_names_both_data_sets_and_matches_profiles():

@@ -467,7 +467,8 @@ def test_the_merged_configs_really_train_to_the_same_numbers(monkeypatch, config
 def test_the_merging_leaves_the_hashes_of_the_chapters_configs_unchanged(monkeypatch):
     """Golden hashes, measured before the merging rules existed (trainer version 2): the merging rules change
     no chapter config's hash input (the version bump to 3, for the log-space λ sampler, changes them all)."""
-    from mixup_lib import generalization, profiles, robustness, runs
+    from mixup_lib import generalization, profiles, runs
+    from mixup_lib.chapters import robustness
 
     monkeypatch.setattr(train, "TRAINER_VERSION", 2)
 

@@ -156,3 +156,191 @@ __all__ = [
     "method_label",
     "use_style",
 ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The robustness chapter's figures (Fig. 1a, the PGD control, the α sweep, Theorems 3.1/3.2, Fig. 3). Each takes
+# plain numbers from the chapter's results object and returns the figure.
+
+
+def _eps_axis(ax, levels: Sequence[float], xlabel: str) -> None:
+    """A symlog ε axis (× 1/255) with a tick at every grid level."""
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.set_xlim(0, levels[-1] * 1.05)
+    ax.set_xlabel(xlabel)
+
+
+def robust_accuracy_figure(eps_255: Sequence[float], curves: Mapping[str, Sequence[Sequence[float]]], *,
+                           alpha: float, chance: float, title: str):
+    """Fig. 1a: robust accuracy against ε (mean over seeds, min–max band), and the same over the clean accuracy.
+
+    ``curves``: method → seeds × ε accuracies, ε[0] = 0 (the clean accuracy).
+    """
+    levels = np.asarray(eps_255, dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for method in METHOD_LABELS:
+        values = np.asarray(curves[method], dtype=float)
+        label = method_label(method) + (f" α = {alpha:g}" if method == "mixup" else "")
+        mean_band(axes[0], levels, values, label=label, color=COLORS[method])
+        mean_band(axes[1], levels, values / values[:, :1], label=label, color=COLORS[method])
+    axes[0].axhline(chance, color="gray", linestyle=":", linewidth=1, label="chance")
+    for ax in axes:
+        _eps_axis(ax, levels, "FGSM ε (× 1/255, pixel scale)")
+        ax.set_ylim(0, 1.02)
+    axes[0].set_ylabel("robust test accuracy")
+    axes[0].set_title(title, fontsize=10)
+    axes[0].legend()
+    axes[1].set_ylabel("robust accuracy / clean accuracy")
+    axes[1].set_title("Beyond the paper: relative to each network's clean accuracy", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def attack_comparison_figure(eps_255: Sequence[float], fgsm: Mapping[str, Sequence[Sequence[float]]],
+                             pgd: Mapping[str, Sequence[Sequence[float]]], *, chance: float, points: int,
+                             title: str):
+    """FGSM (solid) against PGD (dashed) on the same test points, per method (mean over seeds, min–max band)."""
+    levels = np.asarray(eps_255, dtype=float)
+    fig, ax = plt.subplots(figsize=(6.2, 4))
+    for method, label in METHOD_LABELS.items():
+        for curves, name, style in ((fgsm, "FGSM", "-"), (pgd, "PGD", "--")):
+            mean_band(ax, levels, curves[method], label=f"{label}, {name}", color=COLORS[method], linestyle=style)
+    ax.axhline(chance, color="gray", linestyle=":", linewidth=1)
+    _eps_axis(ax, levels, "ε (× 1/255, pixel scale)")
+    ax.set_ylabel(f"robust accuracy, first {points} test points")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def alpha_sweep_figure(alphas: Sequence[float], accuracy: Sequence[Sequence[float]], eps_255: Sequence[float], *,
+                       chance: float, title: str):
+    """FGSM robust accuracy against mixup's α (0: ERM), one line per ε of the grid."""
+    fig, ax = plt.subplots(figsize=(6.2, 4))
+    positions = np.arange(len(alphas))
+    cmap = plt.get_cmap("viridis")
+    for k, level in enumerate(eps_255):
+        ax.plot(positions, [row[k] for row in accuracy], "o-", color=cmap(k / max(1, len(eps_255) - 1)),
+                label="clean" if level == 0 else f"ε = {level:g}/255")
+    ax.axhline(chance, color="gray", linestyle=":", linewidth=1)
+    ax.set_xticks(positions, ["ERM" if a == 0 else f"{a:g}" for a in alphas])
+    ax.set_xlabel("mixup α")
+    ax.set_ylabel("FGSM robust test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _bound_cases(rows: Sequence[Mapping[str, Any]], data: str, model: str, trained_with: str,
+                 alphas: Sequence[float]) -> list[list[Mapping[str, Any]]]:
+    wanted = (data, model, trained_with)
+    return [[r for r in rows if (r["data"], r["model"], r["trained_with"]) == wanted and r["alpha"] == a]
+            for a in alphas]
+
+
+def bound_check_figure(rows: Sequence[Mapping[str, Any]], variants: Sequence[str], models: Sequence[str],
+                       alphas: Sequence[float]):
+    """Theorems 3.1/3.2: L̃_mix and L̃_adv(ε_mix√d) against α, per data set and model; filled markers meet the
+    assumptions, hollow ones do not (``rows``: the chapter's theorem rows)."""
+    fig, axes = plt.subplots(len(variants), 2, figsize=(10, 3.3 * len(variants)), squeeze=False)
+    for row_axes, name in zip(axes, variants, strict=True):
+        for ax, kind in zip(row_axes, models, strict=True):
+            for trained_with, color in (("mixup", COLORS["mixup"]), ("ERM", COLORS["erm"])):
+                cases = _bound_cases(rows, name, kind, trained_with, alphas)
+                met = [all(r["assumptions_met"] for r in c) for c in cases]
+                for key, style, marker, label in (("L_mix_approx", "-", "o", "L̃_mix"),
+                                                  ("L_adv_approx", "--", "s", "L̃_adv(ε_mix√d)")):
+                    values = [np.mean([r[key] for r in c]) for c in cases]
+                    ax.plot(alphas, values, linestyle=style, color=color, label=f"{label}, θ by {trained_with}")
+                    ax.scatter(alphas, values, marker=marker, s=28, edgecolors=color,
+                               facecolors=[color if m else "white" for m in met], zorder=3)
+            ax.set_xscale("log")
+            ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+            ax.minorticks_off()
+            ax.set_xlabel("α")
+            ax.set_ylabel("loss")
+            ax.set_title(f"{kind}, {name}", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Theorems 3.1/3.2: filled markers meet every assumption, hollow ones do not", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def bound_radius_figure(rows: Sequence[Mapping[str, Any]], variants: Sequence[str], models: Sequence[str],
+                        alphas: Sequence[float]):
+    """The guaranteed ℓ2 radius ε_mix√d against ε*, the radius where the inequality stops (mixup-trained θ)."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    markers = ("o", "s", "^", "D")
+    for name, dash in zip(variants, ("-", "--", ":", "-."), strict=False):
+        for kind, marker in zip(models, markers, strict=False):
+            cases = _bound_cases(rows, name, kind, "mixup", alphas)
+            ax.plot(alphas, [np.mean([r["eps"] for r in c]) for c in cases], dash, marker=marker,
+                    color=COLORS["mixup"], label=f"ε_mix√d, {kind}, {name}")
+            ax.plot(alphas, [np.mean([r["eps_star"] for r in c]) for c in cases], dash, marker=marker,
+                    color=COLORS["pgd"], label=f"ε*, {kind}, {name}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_xlabel("α (mixup-trained θ)")
+    ax.set_ylabel("ℓ2 radius")
+    ax.set_title("Guaranteed radius ε_mix√d vs the radius ε* where the inequality stops", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.tight_layout()
+    return fig
+
+
+def _ecdf(ax, sorted_values: Sequence[float], **kw: Any) -> None:
+    v = np.clip(np.asarray(sorted_values, dtype=float), 1e-8, None)
+    ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", **kw)
+
+
+def cosine_figure(curves: Sequence[Mapping[str, Any]], *, null_images: float, null_moons: float, first_seed: int,
+                  titles: tuple[str, str]):
+    """Fig. 3 (reconstructed): ECDFs of |cos(∇f(x_i), x_i)| for the image networks (a) and two-moons nets (b).
+
+    ``curves``: the chapter's cosine records (``group`` images or moons, ``ecdf`` sorted values); grey lines:
+    the median |cos| of random directions in the same dimension.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    for c in (c for c in curves if c["group"] == "images"):
+        first = c["seed"] == first_seed
+        _ecdf(ax, c["ecdf"], color=COLORS[c["method"]], linestyle="-" if c["target"] == "loss" else "--",
+              linewidth=1, label=f"{method_label(c['method'])}, ∇ of the {c['target']}" if first else None)
+    ax.axvline(null_images, color="gray", linestyle=":", label="random directions")
+    ax.set_xscale("log")
+    ax.set_xlabel("|cos(∇f(x_i), x_i − x̄)|")
+    ax.set_ylabel("fraction of training points ≤ x")
+    ax.set_title(titles[0], fontsize=10)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    first_variant = next((c["data"] for c in curves if c["group"] == "moons"), None)
+    for c in (c for c in curves if c["group"] == "moons"):
+        a = c["alpha"]
+        _ecdf(ax, c["ecdf"], color=COLORS["erm" if a == 0 else "mixup"],
+              linestyle="-" if c["data"] == first_variant else "--",
+              label=f"{'ERM' if a == 0 else f'mixup α = {a:g}'}, {c['data']}")
+    ax.axvline(null_moons, color="gray", linestyle=":", label="random directions")
+    ax.set_xscale("log")
+    ax.set_xlabel("|cos(∇f(x_i), x_i)|")
+    ax.set_title(titles[1], fontsize=10)
+    ax.legend(fontsize=7)
+    fig.suptitle("Fig. 3 (reconstructed): R is the left end of each curve", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += [
+    "alpha_sweep_figure",
+    "attack_comparison_figure",
+    "bound_check_figure",
+    "bound_radius_figure",
+    "cosine_figure",
+    "robust_accuracy_figure",
+]
