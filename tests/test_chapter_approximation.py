@@ -27,6 +27,17 @@ def _claim2_record(model: str, slope2: float = 3.0, step: int = 0) -> dict:
                                   "errors": dict(zip(approx.TRUNCATIONS, (0.1, 0.05, 0.01, 0.005), strict=True))}}
 
 
+STEPS = [0, 10, 20]
+
+
+def _common_row(model: str, alpha: float) -> dict:
+    """Both trajectories equal under every common measure (a gap is then set by hand)."""
+    curves = {measure: [0.7, 0.5, 0.4] for measure in chapter.COMMON_MEASURES}
+    curves["test_accuracy"] = [0.5, 0.8, 0.85]
+    return {"model": model, "alpha": alpha, "steps": list(STEPS), "mixup": copy.deepcopy(curves),
+            "approx": copy.deepcopy(curves)}
+
+
 def _results(**changes) -> dict:
     """A minimal results object on which every claim is supported; ``changes`` replace top-level entries."""
     results = {
@@ -36,6 +47,7 @@ def _results(**changes) -> dict:
                    _claim2_record(chapter.RELU)],
         "fig2_final": [{"model": kind, "alpha": alpha, "relative_difference": 0.05}
                        for kind in chapter.MODEL_KINDS for alpha in (0.2, 1.0)],
+        "common": [_common_row(kind, alpha) for kind in chapter.MODEL_KINDS for alpha in (0.2, 1.0)],
         "bias_free": {"R3": 0.0, "homogeneity_error": 1e-16},
     }
     return {**results, **changes}
@@ -73,14 +85,67 @@ def test_claim2_judges_smooth_models_and_the_relu_net_apart():
     assert _by_claim(_results(claim2=[_claim2_record(chapter.TANH)]))[2] == [SUPPORTED]  # no ReLU records
 
 
+def _relu_at_1(results: dict) -> dict:
+    return next(row for row in results["common"] if (row["model"], row["alpha"]) == (chapter.RELU, 1.0))
+
+
+@pytest.mark.parametrize("measure", chapter.CLAIM3_LOSSES)
 @pytest.mark.parametrize(("gap", "expected"), [
     (0.0, SUPPORTED), (0.0999, SUPPORTED), (0.10, INCONCLUSIVE), (0.2499, INCONCLUSIVE), (0.25, NOT_SUPPORTED),
-    (0.9, NOT_SUPPORTED),
+    (-0.3, NOT_SUPPORTED),
 ])
-def test_claim3_branches_at_each_alpha(gap, expected):
+def test_claim3_loss_gap_at_any_recorded_step_decides(measure, gap, expected):
     results = _results()
-    results["fig2_final"][-1]["relative_difference"] = gap  # the ReLU net at α = 1: the worse kind decides
+    _relu_at_1(results)["approx"][measure][1] *= 1 + gap  # the middle step only: the last steps agree
     assert _by_claim(results)[3] == [SUPPORTED, expected]
+
+
+@pytest.mark.parametrize(("gap", "expected"), [
+    (0.0, SUPPORTED), (0.019, SUPPORTED), (0.02, INCONCLUSIVE), (0.049, INCONCLUSIVE), (0.05, NOT_SUPPORTED),
+    (-0.05, NOT_SUPPORTED),
+])
+def test_claim3_final_test_accuracy_gap_decides(gap, expected):
+    results = _results()
+    _relu_at_1(results)["approx"]["test_accuracy"][-1] += gap
+    assert _by_claim(results)[3] == [SUPPORTED, expected]
+    _relu_at_1(results)["approx"]["test_accuracy"][-1] -= gap
+    _relu_at_1(results)["approx"]["test_accuracy"][1] += 0.3  # an earlier step's accuracy does not decide
+    assert _by_claim(results)[3] == [SUPPORTED, SUPPORTED]
+
+
+def test_claim3_inconclusive_loss_and_refuting_accuracy_is_not_supported():
+    results = _results()
+    _relu_at_1(results)["approx"]["L_std_test"][2] *= 1.15
+    _relu_at_1(results)["approx"]["test_accuracy"][2] -= 0.06
+    assert _by_claim(results)[3] == [SUPPORTED, NOT_SUPPORTED]
+
+
+def test_claim3_is_judged_under_the_common_yardstick_not_each_models_own_objective():
+    # The model trained on L̃_mix exploits the approximation: under its own objective (and under L̃_mix) it looks
+    # 40% better, while under the exact L_mix, the test L_std and the test accuracy the two models agree.
+    results = _results()
+    for row in results["fig2_final"]:
+        row["relative_difference"] = 0.4
+    for row in results["common"]:
+        row["approx"]["approx_L_mix_train"] = [v * 0.6 for v in row["approx"]["approx_L_mix_train"]]
+        row["approx"]["exact_L_mix_test"] = [v * 1.3 for v in row["approx"]["exact_L_mix_test"]]  # shown, not judged
+    claims3 = [c for c in chapter.verdicts(results) if c.number == 3]
+    assert [c.verdict for c in claims3] == [SUPPORTED, SUPPORTED]
+    assert all("common yardstick" in c.statement and "40.0%" in c.evidence and "not used for the verdict"
+               in c.evidence for c in claims3)
+    # ... and the converse: own objectives agree, the common yardstick does not
+    results = _results()
+    for row in results["common"]:
+        row["approx"]["exact_L_mix_train"] = [v * 1.3 for v in row["approx"]["exact_L_mix_train"]]
+    assert _by_claim(results)[3] == [NOT_SUPPORTED, NOT_SUPPORTED]
+
+
+def test_claim3_evidence_names_the_deciding_numbers():
+    results = _results()
+    _relu_at_1(results)["approx"]["exact_L_mix_train"][2] *= 1.123
+    (_, at_1) = [c for c in chapter.verdicts(results) if c.number == 3]
+    assert at_1.verdict == INCONCLUSIVE and "α = 1.0" in at_1.statement
+    assert "two-layer ReLU: exact L_mix (train) 12.3%, L_std (test) 0.0%, final test accuracy 0.000" in at_1.evidence
 
 
 @pytest.mark.parametrize(("r3", "error", "expected"), [
@@ -139,6 +204,10 @@ def test_smoke_compute_round_trips_through_json_with_the_same_verdicts(smoke):
     assert provenance["dataset used"] == provenance["dataset requested"] == "two_moons"
     assert provenance["fallback reason"] is None and provenance["device"].startswith("cpu")
     assert {row["alpha"] for row in results["fig2_final"]} == {0.2, 1.0}
+    assert _by_claim(again)[3] == [SUPPORTED, SUPPORTED]  # measured: largest gaps 1.9% (exact L_mix), 2.5% (L_std)
+    for row in results["common"]:  # both trajectories start from the same initialization
+        assert row["steps"] == [0, 10, 20]
+        assert all(row["mixup"][m][0] == row["approx"][m][0] for m in chapter.COMMON_MEASURES)
     assert len(results["fig2"]) == 2 * 2 * 1 * 2  # kinds × α × seeds × objectives
     assert [row["step"] for row in results["fig2"][0]["rows"]] == [0, 10, 20]
 
