@@ -72,6 +72,7 @@ __all__ = [
     "effective_rank",
     "expansion_terms",
     "fixed_lambda_errors",
+    "homogeneity_error",
     "loglog_slope",
     "mixture_quadrature",
     "monte_carlo_mixup_loss",
@@ -611,6 +612,20 @@ def truncation_errors(
         "terms": terms,
         "errors": {name: abs(exact - float(value)) for name, value in zip(TRUNCATIONS, partial, strict=True)},
     }
+
+
+def homogeneity_error(model: nn.Module, x: torch.Tensor) -> float:
+    """max_i |f(x_i) − ∇f(x_i)ᵀx_i| for a scalar-output model (Section 3: 0 for bias-free ReLU nets).
+
+    A positively homogeneous f (linear without bias, bias-free ReLU net) has f(x) = ∇f(x)ᵀx, and then ∇²f = 0
+    almost everywhere, so R3 of Eq. (3) vanishes. Input gradients by one backward pass of Σ_i f(x_i).
+    """
+    inputs = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        outputs = model(inputs)
+        require(outputs.ndim == 1, f"model output of shape {tuple(outputs.shape)}: expected one logit per input (N,)")
+        (grads,) = torch.autograd.grad(outputs.sum(), inputs)
+    return float((outputs.detach() - (grads * inputs.detach()).reshape(len(x), -1).sum(dim=1)).abs().max())
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from mixup_lib import approx
-from mixup_lib.errors import check_choice, check_nonnegative, check_positive_int
+from mixup_lib.errors import check_choice, check_nonnegative, check_positive_int, require
 from mixup_lib.mixup import cross_entropy, mixup_batch, one_hot, predict_labels, soft_cross_entropy
 
 OBJECTIVES = ("erm", "mixup", "approx")
@@ -83,3 +83,23 @@ def train_full_batch(
         loss.backward()
         optimizer.step()
     return rows
+
+
+def probability_grid(model: nn.Module, x: torch.Tensor, resolution: int = 100) -> dict[str, list]:
+    """The model's probability of class 1 on a ``resolution``² grid around 2-D data ``x`` (0.5 margin), as lists.
+
+    ``x`` and ``y`` are the grid's axes, ``prob`` its rows (one per y value): what a decision-boundary panel
+    draws (:func:`mixup_lib.report.plots.draw_probability_grid`) without the model.
+    """
+    check_positive_int("resolution", resolution)
+    require(x.ndim == 2 and x.shape[1] == 2, f"x of shape {tuple(x.shape)}: a probability grid needs 2-D inputs")
+    points = x.detach().cpu().double()
+    lo, hi = points.min(dim=0).values - 0.5, points.max(dim=0).values + 0.5
+    gx, gy = (torch.linspace(float(lo[k]), float(hi[k]), resolution, dtype=torch.float64) for k in range(2))
+    mesh_y, mesh_x = torch.meshgrid(gy, gx, indexing="ij")
+    grid = torch.stack([mesh_x.reshape(-1), mesh_y.reshape(-1)], dim=1)
+    parameter = next(model.parameters())
+    with torch.no_grad():
+        logits = model(grid.to(parameter.device, parameter.dtype))
+        prob = torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=1)[:, 1]
+    return {"x": gx.tolist(), "y": gy.tolist(), "prob": prob.reshape(resolution, resolution).cpu().double().tolist()}

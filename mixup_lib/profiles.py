@@ -12,8 +12,8 @@ merges the two and validates them, so a bad parameter stops the notebook with on
 Each chapter registers its presets in :data:`PRESETS` under the notebook's name, and its settings rules
 (:class:`SettingsRules`: one check per setting, checks between settings, the data sets it asks for) in
 :data:`RULES`; :func:`resolve` applies them, so every bad setting stops the notebook in its first cell, before
-any training. The rules of a chapter live next to its code (``mixup_lib/chapters/robustness.py``,
-``mixup_lib/generalization.py``; the approximation chapter's below), imported on first use.
+any training. The presets and rules of a chapter live in its module (``mixup_lib/chapters/<chapter>.py``), imported
+on first use.
 """
 
 from __future__ import annotations
@@ -281,51 +281,6 @@ def at_most(small: str, large: str, what: str = "") -> Callable[[Mapping[str, An
 
     return relation
 
-
-
-# Chapter "mixup as data-adaptive regularization" (notebooks/approximation.py): two moons, Fig. 2.
-# The paper does not state n, noise, α or the number of steps for Fig. 2: these are our choices.
-PRESETS["approximation"] = {
-    "smoke": {
-        "seeds": [0], "alpha": 1.0, "n_train": 60, "n_test": 60, "noise": 0.1, "hidden": 16, "steps": 20,
-        "record_every": 10, "mc_samples": 2_000, "n_check": 16, "n_quad": 16, "quadrature_nodes": [16, 64],
-        "fig2_alphas": [0.2],
-        "alpha_grid": [0.1, 0.5, 1.0], "boundary_alphas": [0.0, 1.0],
-    },
-    "quick": {
-        "seeds": [0, 1, 2], "alpha": 1.0, "n_train": 300, "n_test": 300, "noise": 0.1, "hidden": 100,
-        "steps": 300, "record_every": 15, "mc_samples": 20_000, "n_check": 40, "n_quad": 32,
-        "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2],
-        "alpha_grid": [0.05, 0.1, 0.2, 0.5, 1.0, 2.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
-    },
-    # full: the paper's two-moons protocol below runs in minutes on a CPU, so full is the same.
-    "full": {
-        "seeds": [0, 1, 2, 3, 4], "alpha": 1.0, "n_train": 1000, "n_test": 1000, "noise": 0.1, "hidden": 100,
-        "steps": 2000, "record_every": 50, "mc_samples": 100_000, "n_check": 60, "n_quad": 48,
-        "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2, 0.5],
-        "alpha_grid": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
-    },
-    "paper": {
-        "seeds": [0, 1, 2, 3, 4], "alpha": 1.0, "n_train": 1000, "n_test": 1000, "noise": 0.1, "hidden": 100,
-        "steps": 2000, "record_every": 50, "mc_samples": 100_000, "n_check": 60, "n_quad": 48,
-        "quadrature_nodes": [32, 256, 1024], "fig2_alphas": [0.2, 0.5],
-        "alpha_grid": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0], "boundary_alphas": [0.0, 0.2, 0.5, 1.0, 2.0, 4.0],
-    },
-}
-
-
-RULES["approximation"] = SettingsRules(
-    checks={
-        "seeds": seeds, "alpha": positive_number, "n_train": positive_int, "n_test": positive_int,
-        "noise": nonnegative_number, "hidden": positive_int, "steps": positive_int, "record_every": positive_int,
-        "mc_samples": positive_int, "n_check": positive_int, "n_quad": positive_int,
-        "quadrature_nodes": int_list(increasing=True), "fig2_alphas": number_list(minimum=0, inclusive=False),
-        "alpha_grid": number_list(minimum=0, inclusive=False, min_length=2),
-        "boundary_alphas": number_list(minimum=0),
-    },
-    relations=(at_most("n_check", "n_train"), at_most("record_every", "steps")),
-    datasets=lambda settings: ("two_moons",),
-)
 
 
 # Chapter "generalization" (notebooks/generalization.py): Figs. 5–8 and the role of Fig. 1b, plus Section 4's

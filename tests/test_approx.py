@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import make_moons
 from torch import nn
 from torch.func import functional_call
 
@@ -250,51 +249,6 @@ def test_image_sized_inputs_never_form_a_d_by_d_matrix():
 
 
 # --------------------------------------------------------------------------------------------------------
-# Claim 2: the approximation error of Eq. (3) on two moons
-
-
-def _trained_on_moons(model: nn.Module, x, y, steps: int = 200) -> nn.Module:
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.binary_cross_entropy_with_logits(model(x), y.to(DT)).backward()
-        opt.step()
-    return model
-
-
-@pytest.mark.parametrize("name", ["logreg", "tanh"])
-def test_approximation_error_scales_with_third_moment_on_two_moons(name):
-    features, labels = make_moons(100, noise=0.1, random_state=0)
-    x, y = torch.tensor(features, dtype=DT), torch.tensor(labels)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0)) if name == "logreg" else _tanh_net(2, 2, 16, binary=True)
-    model = _trained_on_moons(model.to(DT), x, y)
-    alphas = [0.05, 0.1, 0.2, 0.4]
-    errors, thirds = [], []
-    with torch.no_grad():
-        for alpha in alphas:
-            exact = float(approx.rewritten_mixup_loss(model, x, y, alpha, n_quad=48))
-            errors.append(abs(exact - float(approx.approx_mixup_loss(model, x, y, alpha))))
-            thirds.append(mixture_moment(alpha, None, 3))
-        slope = np.polyfit(np.log(thirds), np.log(errors), 1)[0]
-        ratios = np.array(errors) / np.array(thirds)
-        assert abs(slope - 1) < 0.3, slope
-        assert ratios.max() / ratios.min() < 1.5, ratios
-        # At a fixed λ the remainder of the expansion is third order in (1 − λ): a sharper check of R1-R3
-        # (a wrong R2 or R3 would leave a second-order error, slope 2).
-        terms = approx.approx_terms(model, x, y, 1.0)
-        a1 = float(terms["R1"]) / mixture_moment(1.0, None, 1)
-        a2 = float(terms["R2"] + terms["R3"]) / mixture_moment(1.0, None, 2)
-        ts = np.array([0.2, 0.1, 0.05, 0.025])
-        remainder = [
-            abs(float(approx.pulled_loss(model, x, y, 1 - t)) - (float(terms["L_std"]) + t * a1 + t**2 * a2))
-            for t in ts
-        ]
-        order = np.polyfit(np.log(ts), np.log(remainder), 1)[0]
-        assert abs(order - 3) < 0.3, order
-
-
-# --------------------------------------------------------------------------------------------------------
 # Theorems 3.1/3.2: the robustness bound
 
 
@@ -432,3 +386,16 @@ def test_no_grad_mode_returns_plain_numbers():
         terms = approx.approx_terms(model, x, y, 1.0)
     assert all(not v.requires_grad for v in terms.values())
     assert approx.approx_mixup_loss(model, x, y, 1.0).requires_grad
+
+
+def test_homogeneity_error_is_zero_for_bias_free_relu_only():
+    x = torch.randn(50, 3, dtype=DT, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    bias_free = build("two-layer-relu", 2, 3, binary=True, hidden=8, bias=False).to(DT)
+    with_bias = build("two-layer-relu", 2, 3, binary=True, hidden=8).to(DT)
+    with torch.no_grad():
+        with_bias.fc2.bias.fill_(0.5)
+    assert approx.homogeneity_error(bias_free, x) < 1e-14
+    assert approx.homogeneity_error(with_bias, x) > 0.1
+    with pytest.raises(ConfigError, match="one logit per input"):
+        approx.homogeneity_error(build("logreg", 3, 3).to(DT), x)

@@ -344,3 +344,106 @@ __all__ += [
     "cosine_figure",
     "robust_accuracy_figure",
 ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The approximation chapter's figures (Fig. 2, the terms of Eq. (3), claim 2 at fixed λ, decision boundaries)
+
+#: Labels of the approximation chapter's two training objectives (Fig. 2).
+OBJECTIVE_LABELS = {"mixup": "mixup loss $L^{mix}$", "approx": r"approximate loss $\tilde L^{mix}$"}
+#: One colour per term of Eq. (3) and per Taylor truncation order T_0, T_1, T_2.
+TERM_COLORS = {"R1": "#C44E52", "R2": "#8172B3", "R3": "#937860"}
+ORDER_COLORS = ("#4C72B0", "#DD8452", "#55A868")
+
+
+def _runs_of(runs: Sequence[Mapping[str, Any]], model: str, alpha: float, objective: str) -> list[Mapping[str, Any]]:
+    return [r for r in runs if (r["model"], r["alpha"], r["objective"]) == (model, alpha, objective)]
+
+
+def draw_fig2(axes, runs: Sequence[Mapping[str, Any]], alphas: Sequence[float], kinds: Sequence[str], *,
+              keys: Mapping[str, str] | None = None, ylabel: str = "loss under its own objective") -> None:
+    """Fig. 2: per α (rows of ``axes``) and model kind (columns), both objectives' curves on train and test.
+
+    ``runs``: records with ``model``, ``alpha``, ``objective``, ``seed`` and ``rows`` (one per recorded step, with
+    ``step`` and the plotted keys). ``keys`` maps the split drawn (train solid, test dashed) to the row key
+    (default: ``train`` and ``test``, each model's own objective). Lines are seed means, bands min–max.
+    """
+    keys = dict(keys or {"train": "train", "test": "test"})
+    require(len(axes) >= len(alphas), f"{len(axes)} rows of axes for {len(alphas)} values of α")
+    for row_axes, alpha in zip(axes, alphas, strict=False):
+        for ax, kind in zip(row_axes, kinds, strict=False):
+            for objective, label in OBJECTIVE_LABELS.items():
+                here = _runs_of(runs, kind, alpha, objective)
+                if not here:
+                    continue
+                steps = [row["step"] for row in here[0]["rows"]]
+                for (split, key), style in zip(keys.items(), ("-", "--"), strict=False):
+                    mean_band(ax, steps, [[row[key] for row in r["rows"]] for r in here],
+                              label=f"trained on {label}, {split}", color=COLORS[objective], linestyle=style)
+            ax.set_title(f"{kind}, α = {alpha}")
+            ax.set_xlabel("full-batch SGD step")
+            ax.set_ylabel(ylabel)
+
+
+def draw_terms(axes, runs: Sequence[Mapping[str, Any]], alpha: float, kinds: Sequence[str]) -> None:
+    """R1, R2, R3 of Eq. (3) along the training of the models trained on L̃_mix at ``alpha`` (one panel per kind)."""
+    for ax, kind in zip(axes, kinds, strict=False):
+        here = _runs_of(runs, kind, alpha, "approx")
+        steps = [row["step"] for row in here[0]["rows"]]
+        for term, color in TERM_COLORS.items():
+            mean_band(ax, steps, [[row[term] for row in r["rows"]] for r in here], label=term, color=color)
+        ax.axhline(0, color="k", linewidth=0.5)
+        ax.set_title(kind)
+        ax.set_xlabel("full-batch SGD step")
+
+
+def draw_fixed_lambda(axes, records: Sequence[Mapping[str, Any]]) -> None:
+    """Claim 2 at fixed λ: |g(a) − T_k(a)| against a = 1 − λ, one panel per model (dashed: the first checkpoint).
+
+    ``records``: claim 2's evidence (``model``, ``step``, ``fixed_lambda`` with ``one_minus_lams`` and
+    ``errors``, ``slopes``), at most two checkpoints per model.
+    """
+    names = list(dict.fromkeys(r["model"] for r in records))
+    require(len(axes) >= len(names), f"{len(axes)} axes for {len(names)} models")
+    for ax, name in zip(axes, names, strict=False):
+        for record, style in zip([r for r in records if r["model"] == name], ("--", "-"), strict=False):
+            fixed = record["fixed_lambda"]
+            for order, color in enumerate(ORDER_COLORS):
+                slope = record["slopes"][order]
+                slope_text = "undetermined" if slope is None or not np.isfinite(slope) else f"{slope:.2f}"
+                ax.loglog(fixed["one_minus_lams"], np.maximum(fixed["errors"][order], 1e-300), style, color=color,
+                          label=f"T{order}, step {record['step']} (slope {slope_text})")
+        ax.set_ylim(bottom=1e-18)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("a = 1 − λ")
+        ax.legend(fontsize=6)
+    axes[0].set_ylabel("|g(a) − T_k(a)|")
+
+
+def draw_probability_grid(ax, grid: Mapping[str, Sequence], x: Sequence[Sequence[float]], y: Sequence[int], *,
+                          title: str = "") -> None:
+    """A decision-boundary panel from numbers: the probability of class 1 on a grid, its 0.5 contour, the data.
+
+    ``grid``: ``x`` and ``y`` axes and ``prob`` rows (:func:`mixup_lib.fullbatch.probability_grid`); ``x``, ``y``:
+    the 2-D points and their labels. Same look as :func:`decision_boundary`, which needs the model.
+    """
+    gx, gy = np.meshgrid(np.asarray(grid["x"]), np.asarray(grid["y"]))
+    prob = np.asarray(grid["prob"], dtype=float)
+    points = np.asarray(x, dtype=float)
+    ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    ax.contour(gx, gy, prob, levels=[0.5], colors="k", linewidths=1)
+    ax.scatter(points[:, 0], points[:, 1], c=np.asarray(y), cmap="RdBu_r", s=6, edgecolors="none")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+__all__ += [
+    "OBJECTIVE_LABELS",
+    "ORDER_COLORS",
+    "TERM_COLORS",
+    "draw_fig2",
+    "draw_fixed_lambda",
+    "draw_probability_grid",
+    "draw_terms",
+]
