@@ -156,3 +156,107 @@ __all__ = [
     "method_label",
     "use_style",
 ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The generalization chapter's whole figures (drawn from its results object: lists, not arrays)
+
+
+def curves_figure(by_method: Mapping[str, Mapping[str, Any]], title: str) -> plt.Figure:
+    """Figs. 5–8 for one data set: :func:`draw_curves` on four panels, with legends and ``title``."""
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.1))
+    draw_curves(axes, by_method)
+    axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def gap_summary_figure(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> plt.Figure:
+    """The final gaps across data sets (the role of Fig. 1b): :func:`draw_gap_summary` on two panels."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    draw_gap_summary(axes, rows, names)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def n_sweep_figure(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                   slopes: Mapping[str, Mapping[str, float | None]]) -> plt.Figure:
+    """Final gaps against n on log–log axes (Section 4's √(rank/n)), per quantity, with a slope −1/2 guide.
+
+    ``summary[method][quantity]``: ``x``, ``mean``, ``min``, ``max`` over seeds; ``slopes[method][quantity]``:
+    the log–log slope shown in the legend (None or NaN when a gap is not positive).
+    """
+    quantities = list(next(iter(summary.values())))
+    fig, axes = plt.subplots(1, len(quantities), figsize=(10, 3.4))
+    for ax, q in zip(np.atleast_1d(axes), quantities, strict=True):
+        for method, name in METHOD_LABELS.items():
+            s = {k: np.asarray(summary[method][q][k], float) for k in ("x", "mean", "min", "max")}
+            slope = slopes[method][q]
+            ax.errorbar(s["x"], s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o", capsize=3,
+                        color=COLORS[method], label=f"{name} (slope {np.nan if slope is None else slope:.2f})")
+        ref = {k: np.asarray(summary["erm"][q][k], float) for k in ("x", "mean")}
+        if (ref["mean"] > 0).all():
+            ax.plot(ref["x"], ref["mean"][0] * np.sqrt(ref["x"][0] / ref["x"]), ":", color="gray", label="slope −1/2")
+            ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("training-set size n")
+        ax.set_title(f"final {q} gap (test − train)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def alpha_sweep_figure(alphas: Sequence[float], summary: Mapping[str, Mapping[str, Any]],
+                       penalty_names: Mapping[str, str]) -> plt.Figure:
+    """Against α (0 = ERM): the final gaps, the final clean train and test losses, and the final penalties.
+
+    ``summary[key]`` (``loss_gap``, ``error_gap``, ``train_loss``, ``test_loss`` and the keys of
+    ``penalty_names`` where measured): ``mean``, ``min``, ``max`` over seeds, in the order of ``alphas``.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
+    positions = np.arange(len(alphas))
+    ticks = ["0 (ERM)" if a == 0 else f"{a:g}" for a in alphas]
+    band = {k: {s: np.asarray(v[s], float) for s in ("mean", "min", "max")} for k, v in summary.items()}
+    for key, color, style in (("loss_gap", "#C44E52", "-"), ("error_gap", "#8172B3", "--")):
+        s = band[key]
+        axes[0].errorbar(positions, s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o",
+                         capsize=3, color=color, linestyle=style, label=key.replace("_", " "))
+    for key, style in (("train_loss", "-"), ("test_loss", "--")):
+        axes[1].plot(positions, band[key]["mean"], marker="o", color="k", linestyle=style, label=key.replace("_", " "))
+    for (key, name), style in zip(penalty_names.items(), ("-", "--"), strict=False):
+        if key in band:
+            axes[2].plot(positions, band[key]["mean"], marker="o", color="#937860", linestyle=style, label=name)
+            axes[2].set_yscale("log")
+            axes[2].legend(fontsize=7)
+    axes[0].set_title("final gaps (test − train)", fontsize=9)
+    axes[1].set_title("final clean train and test loss", fontsize=9)
+    axes[2].set_title("final penalties on the tracked points", fontsize=9)
+    for ax in axes:
+        ax.set_xticks(positions, ticks)
+        ax.set_xlabel("α")
+    axes[0].axhline(0, color="k", linewidth=0.5)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def penalty_figure(by_method: Mapping[str, Mapping[str, Any]], names: Mapping[str, str], where: str) -> plt.Figure:
+    """The data-adaptive penalties along training, one panel per key of ``names`` (log scale), ERM vs mixup."""
+    fig, axes = plt.subplots(1, len(names), figsize=(10, 3.3))
+    for ax, (key, name) in zip(np.atleast_1d(axes), names.items(), strict=True):
+        for method, label in METHOD_LABELS.items():
+            c = by_method[method]
+            mean_band(ax, c["epoch"], c[key], label=label, color=COLORS[method])
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{name}, {where}", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["alpha_sweep_figure", "curves_figure", "gap_summary_figure", "n_sweep_figure", "penalty_figure"]

@@ -1,5 +1,7 @@
-"""The generalization chapter's protocol: gaps from metrics, the summary with a missing data set, claim 8's
-verdict, the sweeps, the data-adaptive penalty against brute force, and the effective rank."""
+"""The generalization chapter (mixup_lib.chapters.generalization): settings rules, gaps from metrics, the summary
+with a missing data set, claim 8's verdict and G1–G4 on hand-made results objects (every branch), the sweeps, a
+smoke compute whose JSON round trip gives the same verdicts, the data-adaptive penalty against brute force, and
+the effective rank."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from mixup_lib import claims, generalization, models, profiles, runs, train
+from mixup_lib import approx, claims, models, profiles, runs, train
+from mixup_lib.chapters import generalization
 from mixup_lib.errors import ConfigError
 
 matplotlib.use("Agg")
@@ -110,8 +113,11 @@ def test_summary_keeps_a_missing_data_set_as_missing():
 
     import matplotlib.pyplot as plt
 
+    from mixup_lib.report import plots
+
     fig, axes = plt.subplots(1, 2)
-    missing = generalization.draw_gap_summary(axes, rows, names={"cifar10": "CIFAR-10\n(on Fashion-MNIST)"})
+    titles = {d: generalization.title(d) for d in generalization.DATASETS}
+    missing = plots.draw_gap_summary(axes, rows, {**titles, "cifar10": "CIFAR-10\n(on Fashion-MNIST)"})
     assert missing == ["cifar10", "cifar100", "kmnist"]
     assert sum(t.get_text() == "not\navailable" for t in axes[0].texts) == 3
     assert len(axes[0].patches) == 2  # one ERM and one mixup bar: only Fashion-MNIST has runs
@@ -120,7 +126,7 @@ def test_summary_keeps_a_missing_data_set_as_missing():
     plt.close(fig)
     # Nothing available at all still draws (all missing).
     fig, axes = plt.subplots(1, 2)
-    assert len(generalization.draw_gap_summary(axes, generalization.summarize_final_gaps({}))) == 4
+    assert len(plots.draw_gap_summary(axes, generalization.summarize_final_gaps({}), titles)) == 4
     plt.close(fig)
 
 
@@ -155,8 +161,8 @@ def test_sweep_summary_slope_and_trend():
     np.testing.assert_allclose(s["mean"], [0.3, 0.15, 0.075])
     np.testing.assert_allclose(s["min"], [0.2, 0.1, 0.05])
     np.testing.assert_array_equal(s["n_seeds"], [2, 2, 2])
-    assert generalization.loglog_slope(s["x"], s["mean"]) == pytest.approx(-0.5)
-    assert math.isnan(generalization.loglog_slope([1, 2], [0.1, -0.1]))  # a negative gap has no log
+    assert generalization.gap_slope(s["x"], s["mean"]) == pytest.approx(-0.5)
+    assert math.isnan(generalization.gap_slope([1, 2], [0.1, -0.1]))  # a negative gap has no log
     t = generalization.trend([4, 1, 2], [0.1, 0.3, 0.2])
     assert t["decreasing"] and t["rho"] == pytest.approx(-1.0)
     t = generalization.trend([0, 1, 2, 3], [0.3, 0.1, 0.2, 0.05])
@@ -208,20 +214,19 @@ def test_penalty_of_a_linear_model_matches_brute_force():
     y = torch.randint(0, 3, (12,))
     w, b = model.linear.weight.detach(), model.linear.bias.detach()
     expected = _brute_force_penalty(w, b, x)
-    assert generalization.data_adaptive_penalty(model, x, y) == pytest.approx(expected, rel=1e-10)
+    assert approx.data_adaptive_penalty(model, x, y) == pytest.approx(expected, rel=1e-10)
     # More points than dimensions (the SVD path of the covariance factor) and images (n ≤ d) agree too.
     x_tall = torch.randn(40, 5, dtype=torch.float64)
-    assert generalization.data_adaptive_penalty(model, x_tall, y.repeat(4)[:40]) == pytest.approx(
+    assert approx.data_adaptive_penalty(model, x_tall, y.repeat(4)[:40]) == pytest.approx(
         _brute_force_penalty(w, b, x_tall), rel=1e-10)
     image_model = models.build("logreg", 3, 1, input_size=(2, 3)).double()
     x_img = torch.rand(4, 1, 2, 3, dtype=torch.float64)
     wi, bi = image_model.linear.weight.detach(), image_model.linear.bias.detach()
-    assert generalization.data_adaptive_penalty(image_model, x_img, y[:4]) == pytest.approx(
+    assert approx.data_adaptive_penalty(image_model, x_img, y[:4]) == pytest.approx(
         _brute_force_penalty(wi, bi, x_img.reshape(4, -1)), rel=1e-10)
     # The curvature-free form, and the agreement of the weighted form with approx_terms' R2 (divided by its weight).
-    terms = generalization.penalty_terms(model, x, y)
+    terms = approx.penalty_terms(model, x, y)
     assert terms["gradient_penalty"] == pytest.approx(_brute_force_gradient_penalty(w, x), rel=1e-10)
-    from mixup_lib import approx
     from mixup_lib.mixup import mixture_moment
 
     for a in (0.5, 2.0):
@@ -230,7 +235,7 @@ def test_penalty_of_a_linear_model_matches_brute_force():
         assert terms["penalty"] == pytest.approx(r2 / (mixture_moment(a, None, 2) / 2), rel=1e-12)
     # It does not depend on the labels (h'' does not) and leaves a model in train mode as it was.
     model.train()
-    assert generalization.data_adaptive_penalty(model, x, (y + 1) % 3) == pytest.approx(expected, rel=1e-12)
+    assert approx.data_adaptive_penalty(model, x, (y + 1) % 3) == pytest.approx(expected, rel=1e-12)
     assert model.training
 
 
@@ -239,12 +244,167 @@ def test_effective_rank_of_data_on_a_subspace():
     basis = torch.linalg.qr(torch.randn(20, 3, generator=g, dtype=torch.float64))[0]  # 3 orthonormal columns
     coords = torch.tensor([[1.0, 1, 1], [-1, 1, -1], [1, -1, -1], [-1, -1, 1]], dtype=torch.float64) * 2
     x = coords @ basis.T + 0.3  # 4 points, centred coordinates with covariance 4·I₃ on a 3-dim subspace
-    np.testing.assert_allclose(generalization.covariance_spectrum(x)[:3], [4, 4, 4], rtol=1e-12)
-    r = generalization.effective_rank(x)
+    np.testing.assert_allclose(approx.covariance_spectrum(x)[:3], [4, 4, 4], rtol=1e-12)
+    r = approx.effective_rank(x)
     assert (r["n"], r["d"], r["rank"], r["k_0.9"], r["k_0.99"]) == (4, 20, 3, 3, 3)
     assert r["participation_ratio"] == pytest.approx(3) and r["entropy_rank"] == pytest.approx(3)
     scaled = x.clone()
     scaled[:, :] = (coords * torch.tensor([1.0, 0.1, 0.1], dtype=torch.float64)) @ basis.T
-    s = generalization.effective_rank(scaled)  # variances 4, 0.04, 0.04
+    s = approx.effective_rank(scaled)  # variances 4, 0.04, 0.04
     assert s["rank"] == 3 and s["k_0.9"] == 1 and s["k_0.99"] == 2
     assert s["participation_ratio"] == pytest.approx(4.08**2 / (16 + 2 * 0.0016))
+
+
+# -- verdicts on hand-made results objects ---------------------------------------------------------------------
+
+FM = "fashion_mnist"
+
+
+def _datasets(substituted=("cifar10", "cifar100", "kmnist"), missing=()):
+    """results["datasets"]: Fashion-MNIST ran; the others substituted by it, or missing."""
+    records = []
+    for name in generalization.DATASETS:
+        used = None if name in missing else FM
+        records.append({"requested": name, "title": generalization.title(name), "used": used,
+                        "used_title": None if used is None else "Fashion-MNIST",
+                        "substituted": name in substituted and name not in missing,
+                        "reason": "not here" if name != FM else None, "source": None if used is None else "deb"})
+    return records
+
+
+def _sweep_summary(gaps_by_method):
+    """n_sweep["summary"] from {method: {quantity: [final mean gap per n]}} (one seed: min = max = mean)."""
+    return {m: {q: {"x": [100.0, 400.0, 1600.0][:len(v)], "mean": list(v), "min": list(v), "max": list(v),
+                    "n_seeds": [1] * len(v)} for q, v in by_q.items()} for m, by_q in gaps_by_method.items()}
+
+
+def _results(erm_gap, mixup_gap, *, n_gaps=None, alpha_rho=-1.0, datasets=None, penalty=True):
+    """A results object with the given (seeds, epochs) gaps on Fashion-MNIST (the same for loss and error)."""
+    datasets = datasets or _datasets()
+    ran = [d["requested"] for d in datasets if d["used"] is not None]
+    comparison = generalization.compare_gaps(erm_gap, mixup_gap)
+    n_gaps = n_gaps or {"erm": [0.3, 0.2, 0.1], "mixup": [0.2, 0.1, 0.05]}
+    summary = _sweep_summary({m: {q: v for q in generalization.QUANTITIES} for m, v in n_gaps.items()})
+    return {
+        "datasets": datasets,
+        "claim8": [{"dataset": n, "quantity": q, **comparison} for n in ran for q in generalization.QUANTITIES],
+        "n_sweep": {"n": [100, 400, 1600][:len(n_gaps["erm"])], "seeds": [0], "summary": summary,
+                    "slopes": {m: {q: generalization.gap_slope(s[q]["x"], s[q]["mean"]) for q in s}
+                               for m, s in summary.items()}},
+        "alpha_sweep": {"alphas": [0.0, 0.5, 1.0], "trend": {"loss": {"rho": alpha_rho, "decreasing": False},
+                                                            "error": {"rho": alpha_rho, "decreasing": False}}},
+        "penalty": [{"dataset": FM, "key": k, **comparison} for k in generalization.PENALTY_KEYS] if penalty else [],
+    }
+
+
+def _by(claims_, number):
+    return [c for c in claims_ if c.number == number]
+
+
+ERM = [[0.1, 0.5, 0.9, 1.0, 1.1], [0.2, 0.6, 1.0, 1.2, 1.3]]
+BELOW_4_OF_5 = [[0.2, 0.3, 0.4, 0.5, 0.6], [0.1, 0.4, 0.5, 0.6, 0.7]]  # epoch 1 above, then separated
+
+
+def test_claim8_supported_when_below_in_80_percent_of_epochs_and_separated_at_the_end():
+    out = generalization.verdicts(_results(ERM, BELOW_4_OF_5))
+    fm = [c for c in _by(out, 8) if "Fashion-MNIST." in c.statement]
+    assert [c.verdict for c in fm] == [claims.SUPPORTED, claims.SUPPORTED]  # exactly 80%: the boundary counts
+    assert "below in 80% of epochs" in fm[0].evidence and "separated across 2 seeds in 80% of epochs" in fm[0].evidence
+    substituted = [c for c in _by(out, 8) if "could not be had" in c.evidence]
+    assert len(substituted) == 3 and {c.verdict for c in substituted} == {claims.INCONCLUSIVE}
+    assert "Kuzushiji-MNIST could not be had; ran on Fashion-MNIST" in substituted[-1].evidence
+
+
+def test_claim8_inconclusive_with_one_seed_or_fewer_epochs_below():
+    one_seed = generalization.verdicts(_results(ERM[:1], BELOW_4_OF_5[:1]))
+    assert {c.verdict for c in _by(one_seed, 8)} == {claims.INCONCLUSIVE}
+    half = [[0.2, 0.7, 0.4, 1.2, 0.6], [0.3, 0.8, 0.5, 1.3, 0.7]]  # below at epochs 3 and 5 of 5: 40%
+    assert generalization.compare_gaps(ERM, half)["fraction_below"] == 0.4
+    assert {c.verdict for c in _by(generalization.verdicts(_results(ERM, half)), 8)
+            if "Fashion-MNIST." in c.statement} == {claims.NOT_SUPPORTED}
+    three_of_five = [[0.2, 0.7, 0.4, 0.5, 0.6], [0.3, 0.8, 0.5, 0.6, 0.7]]  # 60%: between the two thresholds
+    assert {c.verdict for c in _by(generalization.verdicts(_results(ERM, three_of_five)), 8)
+            if "Fashion-MNIST." in c.statement} == {claims.INCONCLUSIVE}
+
+
+def test_claim8_boundaries_of_the_rule():
+    at_half = {"fraction_below": 0.5, "final_reversed": False, "final_separated": True, "n_seeds": 3}
+    assert generalization.throughout_verdict(at_half) == claims.INCONCLUSIVE  # 50% is not "fewer than 50%"
+    assert generalization.throughout_verdict({**at_half, "fraction_below": 0.49}) == claims.NOT_SUPPORTED
+    assert generalization.throughout_verdict({**at_half, "fraction_below": 0.8}) == claims.SUPPORTED
+    assert generalization.throughout_verdict({**at_half, "fraction_below": 0.79}) == claims.INCONCLUSIVE
+    assert generalization.throughout_verdict({**at_half, "fraction_below": 1.0, "final_separated": False}
+                                             ) == claims.INCONCLUSIVE
+    assert generalization.throughout_verdict({**at_half, "fraction_below": 1.0, "final_reversed": True}
+                                             ) == claims.NOT_SUPPORTED
+
+
+def test_claim8_missing_data_set_is_inconclusive():
+    datasets = _datasets(substituted=(), missing=("cifar100",))
+    out = generalization.verdicts(_results(ERM, BELOW_4_OF_5, datasets=datasets))
+    missing = [c for c in _by(out, 8) if "CIFAR-100" in c.statement]
+    assert [(c.evidence, c.verdict) for c in missing] == [("data set not available and not substituted",
+                                                           claims.INCONCLUSIVE)]
+    assert sum("CIFAR-10." in c.statement for c in _by(out, 8)) == 2  # ran on itself: one claim per gap
+
+
+def test_g1_g2_g3_every_branch():
+    def verdicts_of(number, **kw):
+        return [c.verdict for c in _by(generalization.verdicts(_results(ERM, BELOW_4_OF_5, **kw)), number)]
+
+    assert verdicts_of("G1") == [claims.SUPPORTED] * 2
+    assert verdicts_of("G1", n_gaps={"erm": [0.3, 0.1, 0.2], "mixup": [0.2, 0.1, 0.05]}) == [claims.INCONCLUSIVE] * 2
+    assert verdicts_of("G1", n_gaps={"erm": [0.1, 0.2, 0.3], "mixup": [0.2, 0.1, 0.05]}) == [claims.NOT_SUPPORTED] * 2
+    assert verdicts_of("G2") == [claims.SUPPORTED]
+    assert verdicts_of("G2", n_gaps={"erm": [0.3, 0.2, 0.1], "mixup": [0.2, 0.1, 0.15]}) == [claims.INCONCLUSIVE]
+    assert verdicts_of("G2", n_gaps={"erm": [0.3, 0.2, 0.1], "mixup": [0.2, 0.3, 0.15]}) == [claims.NOT_SUPPORTED]
+    assert verdicts_of("G2", n_gaps={"erm": [0.3, 0.2], "mixup": [0.2, 0.3]}) == [claims.NOT_SUPPORTED]  # half
+    assert verdicts_of("G3", alpha_rho=-0.8) == [claims.SUPPORTED]
+    assert verdicts_of("G3", alpha_rho=-0.5) == [claims.INCONCLUSIVE]
+    assert verdicts_of("G3", alpha_rho=None) == [claims.INCONCLUSIVE]  # NaN, written as null by the store
+    assert verdicts_of("G3", alpha_rho=0.0) == [claims.NOT_SUPPORTED]
+    assert verdicts_of("G4") == [claims.SUPPORTED] * 2
+    assert verdicts_of("G4", penalty=False) == []
+
+
+def test_slopes_written_as_null_read_as_nan():
+    r = _results(ERM, BELOW_4_OF_5, n_gaps={"erm": [0.0, 0.2, 0.1], "mixup": [0.2, 0.1, 0.05]})
+    assert r["n_sweep"]["slopes"]["erm"]["loss"] != r["n_sweep"]["slopes"]["erm"]["loss"]  # NaN
+    r["n_sweep"]["slopes"]["erm"]["loss"] = None
+    assert "ERM 0.000 → 0.200 → 0.100 (log–log slope nan)" in _by(generalization.verdicts(r), "G1")[0].evidence
+
+
+def _plain_json(value) -> bool:
+    """Whether ``value`` holds only JSON types: dicts with str keys, lists, str, int, float, bool, None."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
+# -- compute at smoke scale --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_smoke_compute_round_trips_through_json_with_the_same_verdicts(tmp_path):
+    import json
+
+    from mixup_lib import results as store
+
+    settings = profiles.resolve("generalization", "smoke", n_train=48, n_test=32, epochs=1, n_grid=[24, 48],
+                                alpha_grid=[1.0], track_penalty=4)
+    r = generalization.compute(settings, runs_dir=tmp_path / "runs", device="cpu", workers=1)
+    assert _plain_json(r) and json.dumps(json.loads(json.dumps(r))) == json.dumps(r)
+    assert r["runs"] == {"configs": 2 + 4 + 1 + 1, "distinct": 4, "trained": 4,
+                         "coinciding": ["cifar10", "cifar100", "kmnist"]}
+    assert [d["used"] for d in r["datasets"]] == [FM] * 4 and [d["substituted"] for d in r["datasets"]] == [
+        True, True, False, True]
+    assert r["provenance"]["fallback reason"].startswith("cifar10: ")
+    assert np.asarray(r["curves"][FM]["mixup"]["loss_gap"]).shape == (1, 1)
+    assert [row["n"] for row in r["n_sweep"]["ranks"]] == [24, 48] and r["alpha_sweep"]["alphas"] == [0.0, 1.0]
+    before = generalization.verdicts(r)
+    strict = json.loads(json.dumps(store._strict(r)))  # as the store writes it: NaN → null
+    assert generalization.verdicts(strict) == before
+    assert [c.number for c in before] == [8] * 5 + ["G1", "G1", "G2", "G3", "G4", "G4"]
+    assert generalization.configs(settings) == generalization._configs(settings, [FM] * 4)
