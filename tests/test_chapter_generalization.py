@@ -278,8 +278,9 @@ def _sweep_summary(gaps_by_method):
                     "n_seeds": [1] * len(v)} for q, v in by_q.items()} for m, by_q in gaps_by_method.items()}
 
 
-def _results(erm_gap, mixup_gap, *, n_gaps=None, alpha_rho=-1.0, datasets=None, penalty=True):
-    """A results object with the given (seeds, epochs) gaps on Fashion-MNIST (the same for loss and error)."""
+def _results(erm_gap, mixup_gap, *, n_gaps=None, alpha_rho=-1.0, datasets=None, penalty=True, test_loss=None):
+    """A results object with the given (seeds, epochs) gaps on Fashion-MNIST (the same for loss and error), and
+    ``test_loss`` (method → (seeds, epochs)) for the U-shape test."""
     datasets = datasets or _datasets()
     ran = [d["requested"] for d in datasets if d["used"] is not None]
     comparison = generalization.compare_gaps(erm_gap, mixup_gap)
@@ -294,6 +295,7 @@ def _results(erm_gap, mixup_gap, *, n_gaps=None, alpha_rho=-1.0, datasets=None, 
         "alpha_sweep": {"alphas": [0.0, 0.5, 1.0], "trend": {"loss": {"rho": alpha_rho, "decreasing": False},
                                                             "error": {"rho": alpha_rho, "decreasing": False}}},
         "penalty": [{"dataset": FM, "key": k, **comparison} for k in generalization.PENALTY_KEYS] if penalty else [],
+        "u_shape": [{"dataset": FM, "method": m, **generalization.u_shape(v)} for m, v in (test_loss or {}).items()],
     }
 
 
@@ -406,5 +408,68 @@ def test_smoke_compute_round_trips_through_json_with_the_same_verdicts(tmp_path)
     before = generalization.verdicts(r)
     strict = json.loads(json.dumps(store._strict(r)))  # as the store writes it: NaN → null
     assert generalization.verdicts(strict) == before
-    assert [c.number for c in before] == [8] * 5 + ["G1", "G1", "G2", "G3", "G4", "G4"]
+    assert [c.number for c in before] == [8] * 5 + ["G1", "G1", "G2", "G3", "G4", "G4", "G5"]
+    assert [(u["method"], u["min_epoch"], u["last_epoch"]) for u in r["u_shape"]] == [("erm", 1, 1), ("mixup", 1, 1)]
     assert generalization.configs(settings) == generalization._configs(settings, [FM] * 4)
+
+
+# -- claim 8 along training: the epochs, and the U-shape of the test loss (Liu et al., ICLR 2023) ---------------
+
+
+def test_claim8_evidence_names_the_epochs_where_mixup_is_below():
+    assert generalization.epoch_ranges([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
+    assert generalization.epoch_ranges([]) == "none" and generalization.epoch_ranges([4]) == "4"
+    c = generalization.compare_gaps(ERM, BELOW_4_OF_5, epochs=[2, 4, 6, 8, 10])
+    assert c["epochs_below"] == [4, 6, 8, 10] and c["n_epochs"] == 5
+    out = generalization.verdicts(_results(ERM, BELOW_4_OF_5))
+    fm = next(c for c in _by(out, 8) if c.statement.endswith("loss gap is smaller than ERM's throughout training on "
+                                                                "Fashion-MNIST."))
+    assert "below in 80% of epochs (epochs 2–5 of 5)" in fm.evidence
+    rows = generalization.claim8_rows(_results(ERM, BELOW_4_OF_5))
+    assert rows[0]["epochs"] == "2–5" and rows[0]["title"] == "CIFAR-10 (substituted)"
+
+
+FALL = [1.0, 0.8, 0.6, 0.5, 0.45]
+U = [1.0, 0.7, 0.5, 0.6, 0.7]  # lowest at epoch 3 of 5, then up by 0.2
+
+
+def test_u_shape_turns_upward_beyond_two_standard_errors():
+    r = generalization.u_shape([U, [v + 0.01 for v in U], [v - 0.02 for v in U[:4]] + [0.66]])
+    assert (r["min_epoch"], r["last_epoch"], r["n_seeds"]) == (3, 5, 3)
+    assert r["rise"] == pytest.approx((0.2 + 0.2 + 0.18) / 3) and r["se"] == pytest.approx(np.std([0.2, 0.2, 0.18],
+                                                                                              ddof=1) / math.sqrt(3))
+    assert r["finding"] == generalization.TURNS_UP and generalization.u_shape_verdict(r) == claims.SUPPORTED
+
+
+def test_u_shape_within_noise_min_at_the_end_and_one_seed():
+    noisy = generalization.u_shape([U, [1.0, 0.7, 0.5, 0.45, 0.4], [1.0, 0.7, 0.5, 0.55, 0.52]])  # rises 0.2, -0.1, .02
+    assert noisy["min_epoch"] == 3 and noisy["rise"] > 0 and noisy["rise"] < 2 * noisy["se"]
+    assert noisy["finding"] == generalization.NO_UPTURN
+    assert generalization.u_shape_verdict(noisy) == claims.NOT_SUPPORTED
+    falling = generalization.u_shape([FALL, [v + 0.05 for v in FALL]])
+    assert falling["min_epoch"] == falling["last_epoch"] == 5 and falling["finding"] == generalization.NO_UPTURN
+    one = generalization.u_shape([U])
+    assert one["se"] is None and one["finding"] == generalization.UNDETERMINED
+    assert generalization.u_shape_verdict(one) == claims.INCONCLUSIVE
+    assert generalization.u_shape([FALL])["finding"] == generalization.NO_UPTURN  # one seed, lowest at the end
+    # Exactly at the threshold is not an upturn: rise = 2 SE.
+    at = {"min_epoch": 3, "last_epoch": 5, "rise": 0.2, "se": 0.1}
+    assert generalization.u_shape_finding(at) == generalization.NO_UPTURN
+    assert generalization.u_shape_finding({**at, "se": 0.099}) == generalization.TURNS_UP
+    with pytest.raises(ConfigError, match="epoch numbers"):
+        generalization.u_shape([U], epochs=[1, 2])
+
+
+def test_g5_rows_name_both_methods_and_cite_liu():
+    up = [U, [v + 0.01 for v in U], [v - 0.02 for v in U[:4]] + [0.66]]
+    out = _by(generalization.verdicts(_results(ERM, BELOW_4_OF_5, test_loss={"erm": [FALL] * 3, "mixup": up})), "G5")
+    assert len(out) == 1 and out[0].verdict == claims.SUPPORTED and "Liu et al., 2023" in out[0].statement
+    assert out[0].evidence.startswith("mixup test loss lowest at epoch 3 of 5 (0.497), final 0.690, rise +0.193 "
+                                      "(SE 0.007): turns upward")
+    assert "ERM test loss lowest at epoch 5 of 5" in out[0].evidence and "no upturn" in out[0].evidence
+    flat = _by(generalization.verdicts(_results(ERM, BELOW_4_OF_5, test_loss={"erm": [FALL], "mixup": [FALL]})), "G5")
+    assert flat[0].verdict == claims.NOT_SUPPORTED and "one seed, no SE" in flat[0].evidence
+    older = _results(ERM, BELOW_4_OF_5)
+    del older["u_shape"]  # results computed before the U-shape test: said so, not silently left out
+    assert [(c.evidence[:29], c.verdict) for c in _by(generalization.verdicts(older), "G5")] == [
+        ("not measured in these results", claims.INCONCLUSIVE)]

@@ -30,6 +30,15 @@ Verdict rules and their thresholds (named constants, all here):
 - G3 (mixup's loss gap shrinks as α grows; α = 0 is ERM): Spearman ρ ≤ :data:`G3_SUPPORTED_RHO` (−0.8)
   supported, ≥ :data:`RHO_NOT_SUPPORTED` not supported, otherwise inconclusive.
 - G4 (mixup keeps the penalty below ERM's along training): claim 8's rule applied to P(θ) and to G(θ).
+- G5, the U-shape of mixup's test loss reported by Liu et al. (ICLR 2023, "Over-training with mixup may hurt
+  generalization"; worse with small data sets), per data set that ran (:func:`u_shape`): let t* be the epoch
+  of the minimum of the seed-mean test loss and d_k = L_k(last) − L_k(t*) the rise of seed k after it. The
+  loss **turns upward** when t* is before the last epoch and the mean rise exceeds :data:`U_Z` (2) standard
+  errors of the d_k (paired over seeds; with at least 2 seeds). It shows **no upturn** when the minimum is at
+  the last epoch, or the rise is within U_Z standard errors. With one seed and a minimum before the last
+  epoch the rise cannot be told from seed noise: **undetermined**. Verdict: supported / not supported /
+  inconclusive respectively, for *our* runs (whose length the evidence names: Liu et al. see the U after
+  hundreds of epochs). Claim 8's evidence also names the epochs in which mixup's mean gap is below ERM's.
 """
 
 from __future__ import annotations
@@ -73,6 +82,9 @@ MIN_SEEDS = 2
 RHO_NOT_SUPPORTED = 0.0
 G2_NOT_SUPPORTED_SHARE = 0.5
 G3_SUPPORTED_RHO = -0.8
+U_Z = 2.0
+#: The findings of :func:`u_shape_finding`.
+TURNS_UP, NO_UPTURN, UNDETERMINED = "turns upward", "no upturn", "undetermined"
 
 
 def title(dataset: str) -> str:
@@ -337,20 +349,25 @@ def summarize_final_gaps(
 # Claim 8: "smaller throughout training"
 
 
-def compare_gaps(erm: Any, mixup: Any) -> dict[str, Any]:
-    """Compare two (seeds, epochs) gap arrays epoch by epoch.
+def compare_gaps(erm: Any, mixup: Any, epochs: Sequence[float] | None = None) -> dict[str, Any]:
+    """Compare two (seeds, epochs) gap arrays epoch by epoch (``epochs``: their numbers, default 1, 2, …).
 
     Returns ``fraction_below`` (share of epochs where mixup's seed-mean gap is below ERM's),
     ``fraction_separated`` (share of epochs where mixup's largest seed is below ERM's smallest),
     ``final_erm``/``final_mixup`` (seed means at the last epoch), ``final_separated`` (at the last epoch
     every mixup seed is below every ERM seed), ``final_reversed`` (every mixup seed above every ERM seed)
-    and ``n_seeds`` (the smaller of the two seed counts).
+    ``n_seeds`` (the smaller of the two seed counts), ``epochs_below`` (the epochs where the mean is below) and
+    ``n_epochs``.
     """
     erm, mixup = np.atleast_2d(np.asarray(erm, float)), np.atleast_2d(np.asarray(mixup, float))
     require(erm.shape[1] == mixup.shape[1], f"gap arrays of {erm.shape[1]} and {mixup.shape[1]} epochs: must match")
+    epochs = np.arange(1, erm.shape[1] + 1) if epochs is None else np.asarray(epochs)
+    require(len(epochs) == erm.shape[1], f"{len(epochs)} epoch numbers for {erm.shape[1]} epochs")
     below = mixup.mean(axis=0) < erm.mean(axis=0)
     separated = mixup.max(axis=0) < erm.min(axis=0)
     return {
+        "epochs_below": [int(e) for e in epochs[below]],
+        "n_epochs": int(erm.shape[1]),
         "fraction_below": float(below.mean()),
         "fraction_separated": float(separated.mean()),
         "final_erm": float(erm[:, -1].mean()),
@@ -377,6 +394,55 @@ def throughout_verdict(comparison: Mapping[str, Any], *, supported_fraction: flo
             and comparison["n_seeds"] >= MIN_SEEDS):
         return claims.SUPPORTED
     return claims.INCONCLUSIVE
+
+
+def epoch_ranges(epochs: Sequence[int]) -> str:
+    """Epoch numbers as ranges: ``[1, 2, 3, 5]`` → ``1–3, 5``; none → ``none``."""
+    parts: list[str] = []
+    run: list[int] = []
+    for e in sorted(epochs):
+        if run and e != run[-1] + 1:
+            parts.append(f"{run[0]}–{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(e)
+    if run:
+        parts.append(f"{run[0]}–{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(parts) or "none"
+
+
+def u_shape(test_loss: Any, epochs: Sequence[float] | None = None) -> dict[str, Any]:
+    """The late upturn of a (seeds, epochs) test-loss curve (Liu et al., ICLR 2023; rule in the module docstring).
+
+    Returns ``min_epoch`` (t*, the epoch of the minimum of the seed mean), ``last_epoch``, ``min_loss`` and
+    ``final_loss`` (seed means), ``rise`` (mean over seeds of L_k(last) − L_k(t*)), ``se`` (the standard error
+    of those per-seed rises; None with one seed), ``n_seeds``, and ``finding`` (:func:`u_shape_finding`).
+    """
+    loss = np.atleast_2d(np.asarray(test_loss, float))
+    epochs = np.arange(1, loss.shape[1] + 1) if epochs is None else np.asarray(epochs)
+    require(len(epochs) == loss.shape[1], f"{len(epochs)} epoch numbers for {loss.shape[1]} epochs")
+    mean = loss.mean(axis=0)
+    t = int(np.argmin(mean))
+    rises = loss[:, -1] - loss[:, t]
+    seeds = len(loss)
+    record = {"min_epoch": int(epochs[t]), "last_epoch": int(epochs[-1]), "min_loss": float(mean[t]),
+              "final_loss": float(mean[-1]), "rise": float(rises.mean()),
+              "se": float(rises.std(ddof=1) / math.sqrt(seeds)) if seeds >= 2 else None, "n_seeds": seeds}
+    return {**record, "finding": u_shape_finding(record)}
+
+
+def u_shape_finding(record: Mapping[str, Any], z: float = U_Z) -> str:
+    """:data:`TURNS_UP`, :data:`NO_UPTURN` or :data:`UNDETERMINED` from a :func:`u_shape` record."""
+    if record["min_epoch"] >= record["last_epoch"] or record["rise"] <= 0:
+        return NO_UPTURN
+    if record["se"] is None or not math.isfinite(record["se"]):
+        return UNDETERMINED
+    return TURNS_UP if record["rise"] > z * record["se"] else NO_UPTURN
+
+
+def u_shape_verdict(record: Mapping[str, Any]) -> str:
+    """G5's verdict: the loss turns upward (supported), shows no upturn (not supported), or cannot tell."""
+    return {TURNS_UP: claims.SUPPORTED, NO_UPTURN: claims.NOT_SUPPORTED}.get(u_shape_finding(record),
+                                                                            claims.INCONCLUSIVE)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -544,11 +610,15 @@ def compute(settings: Mapping[str, Any], *, runs_dir: Any = None, device: str = 
                  "coinciding": [n for n in choices if n != "fashion_mnist" and "fashion_mnist" in hashes
                                 and hashes[n] == hashes["fashion_mnist"]]},
         "summary": summarize_final_gaps(by_requested),
-        "claim8": [{"dataset": n, "quantity": q, **compare_gaps(c["erm"][f"{q}_gap"], c["mixup"][f"{q}_gap"])}
+        "claim8": [{"dataset": n, "quantity": q,
+                    **compare_gaps(c["erm"][f"{q}_gap"], c["mixup"][f"{q}_gap"], c["erm"]["epoch"])}
                    for n, c in by_requested.items() for q in QUANTITIES],
+        "u_shape": [{"dataset": u, "method": m, **u_shape(curves[u][m]["test_loss"], curves[u][m]["epoch"])}
+                    for u in used for m in METHODS],
         "n_sweep": _n_sweep(settings, sweep_curves),
         "alpha_sweep": _alpha_sweep(settings, sweep_curves),
-        "penalty": [{"dataset": u, "key": k, **compare_gaps(curves[u]["erm"][k], curves[u]["mixup"][k])}
+        "penalty": [{"dataset": u, "key": k, **compare_gaps(curves[u]["erm"][k], curves[u]["mixup"][k],
+                                                             curves[u]["erm"]["epoch"])}
                     for u in penalized for k in PENALTY_KEYS],
         "setup": _setup(settings, datasets, str(run_device)),
         "provenance": {
@@ -595,11 +665,52 @@ def claim8_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Claim 8's measurement per data set and gap, with the rule's verdict on the numbers of the data set that ran."""
     substituted = {d["requested"]: d["substituted"] for d in results["datasets"]}
     return [{**c, "title": title(c["dataset"]) + (" (substituted)" if substituted[c["dataset"]] else ""),
-             "verdict": throughout_verdict(c)} for c in results["claim8"]]
+             "epochs": epoch_ranges(c.get("epochs_below", [])), "verdict": throughout_verdict(c)}
+            for c in results["claim8"]]
+
+
+def u_shape_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The U-shape test per data set that ran and method (:func:`u_shape`), for the page's table."""
+    return [{**r, "title": title(r["dataset"]), "method_label": method_label(r["method"]),
+             "finding": u_shape_finding(r)} for r in results.get("u_shape", [])]
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Verdicts (plain numbers in, no models, no data)
+
+
+def _epochs_note(comparison: Mapping[str, Any]) -> str:
+    """"epochs 1–5, 8 of 10" (where mixup's mean gap is below ERM's); older results without them: "epochs: –"."""
+    if "epochs_below" not in comparison:
+        return "epochs not recorded"
+    return f"epochs {epoch_ranges(comparison['epochs_below'])} of {comparison['n_epochs']}"
+
+
+def _u_text(r: Mapping[str, Any]) -> str:
+    """One method's U-shape numbers: the minimum's epoch, the rise after it and its standard error."""
+    se = "one seed, no SE" if r["se"] is None else f"SE {r['se']:.3f}"
+    return (f"{method_label(r['method'])} test loss lowest at epoch {r['min_epoch']} of {r['last_epoch']} "
+            f"({r['min_loss']:.3f}), final {r['final_loss']:.3f}, rise {r['rise']:+.3f} ({se}): "
+            f"{u_shape_finding(r)}")
+
+
+def _u_claims(results: Mapping[str, Any]) -> list[claims.Claim]:
+    """G5 per data set that ran: mixup's late upturn, with ERM's for contrast (Liu et al., ICLR 2023)."""
+    statement = ("Mixup's test loss turns upward late in training here ({}): the U-shape of over-training with "
+                 "mixup (Liu et al., 2023).")
+    if "u_shape" not in results:
+        return [claims.Claim("G5", statement.format("every data set that ran"),
+                             "not measured in these results (computed by an older version: recompute them)",
+                             claims.INCONCLUSIVE)]
+    rows = []
+    for used in dict.fromkeys(r["dataset"] for r in results["u_shape"]):
+        by = {r["method"]: r for r in results["u_shape"] if r["dataset"] == used}
+        rows.append(claims.Claim(
+            "G5", statement.format(title(used)),
+            "; ".join(_u_text(by[m]) for m in ("mixup", "erm") if m in by)
+            + f" (upturn: rise > {U_Z:g} SE of the per-seed rises; {by['mixup']['n_seeds']} seeds)",
+            u_shape_verdict(by["mixup"])))
+    return rows
 
 
 def _claim8(results: Mapping[str, Any]) -> list[claims.Claim]:
@@ -612,8 +723,8 @@ def _claim8(results: Mapping[str, Any]) -> list[claims.Claim]:
                                      "data set not available and not substituted", claims.INCONCLUSIVE))
             continue
         comparisons = {q: measured[d["requested"], q] for q in QUANTITIES}
-        parts = {q: f"{q} gap: below in {c['fraction_below']:.0%} of epochs, final ERM {c['final_erm']:.3f} vs "
-                    f"mixup {c['final_mixup']:.3f}" for q, c in comparisons.items()}
+        parts = {q: f"{q} gap: below in {c['fraction_below']:.0%} of epochs ({_epochs_note(c)}), final ERM "
+                    f"{c['final_erm']:.3f} vs mixup {c['final_mixup']:.3f}" for q, c in comparisons.items()}
         if d["substituted"]:
             rows.append(claims.Claim(8, f"Mixup's gap (loss and error) is smaller than ERM's throughout training on "
                                         f"{name}.",
@@ -682,7 +793,7 @@ def _sweep_claims(results: Mapping[str, Any]) -> list[claims.Claim]:
 
 def verdicts(results: Mapping[str, Any]) -> list[claims.Claim]:
     """Every claim of the page, from the results object alone: claim 8 per data set, then G1–G4."""
-    return [*_claim8(results), *_sweep_claims(results)]
+    return [*_claim8(results), *_sweep_claims(results), *_u_claims(results)]
 
 
 def claim8_rule() -> str:
@@ -703,3 +814,12 @@ def sweep_rules() -> str:
         f"G3, *mixup's gap shrinks as α grows*: Spearman ρ over α (α = 0 is ERM) ≤ {G3_SUPPORTED_RHO:g} supported, "
         f"≥ {RHO_NOT_SUPPORTED:g} not supported; G4, *mixup keeps the data-adaptive penalty below ERM's along "
         "training*: the rule of claim 8 applied to P(θ) and to G(θ).")
+
+
+def u_shape_rule() -> str:
+    """G5's test in words, with this module's threshold (shown above the U-shape table)."""
+    return (f"Let t* be the epoch where the seed-mean test loss is lowest and d_k = L_k(last) − L_k(t*) the rise of "
+            f"seed k after it. The loss **{TURNS_UP}** when t* is before the last epoch and the mean of the d_k "
+            f"exceeds {U_Z:g} standard errors of the d_k (at least 2 seeds); **{NO_UPTURN}** when the minimum is at "
+            f"the last epoch or the rise is within {U_Z:g} standard errors; with one seed and a minimum before the "
+            f"last epoch, **{UNDETERMINED}**.")
