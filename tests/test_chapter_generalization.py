@@ -405,6 +405,8 @@ def test_smoke_compute_round_trips_through_json_with_the_same_verdicts(tmp_path)
     assert r["provenance"]["fallback reason"].startswith("cifar10: ")
     assert np.asarray(r["curves"][FM]["mixup"]["loss_gap"]).shape == (1, 1)
     assert [row["n"] for row in r["n_sweep"]["ranks"]] == [24, 48] and r["alpha_sweep"]["alphas"] == [0.0, 1.0]
+    assert [row["ours_on"] for row in r["published"]] == ["Fashion-MNIST (substituted)"] * 4
+    assert all(isinstance(row["agrees"], bool) or row["agrees"] is None for row in r["published"])
     before = generalization.verdicts(r)
     strict = json.loads(json.dumps(store._strict(r)))  # as the store writes it: NaN → null
     assert generalization.verdicts(strict) == before
@@ -473,3 +475,24 @@ def test_g5_rows_name_both_methods_and_cite_liu():
     del older["u_shape"]  # results computed before the U-shape test: said so, not silently left out
     assert [(c.evidence[:29], c.verdict) for c in _by(generalization.verdicts(older), "G5")] == [
         ("not measured in these results", claims.INCONCLUSIVE)]
+
+
+# -- what others measured ------------------------------------------------------------------------------------
+
+
+def test_published_anchors_beside_ours():
+    errors = {"cifar10": {"erm": 0.30, "mixup": 0.25, "n_seeds": 3}, "cifar100": {"erm": 0.60, "mixup": 0.62,
+                                                                                 "n_seeds": 3}}
+    datasets = _datasets(substituted=("cifar10",), missing=("kmnist",))
+    rows = generalization.published_rows(datasets, errors)
+    verma = [r for r in rows if r["source"] == "verma2019manifold"]
+    assert [(r["dataset"], r["erm"], r["mixup"], r["where"]) for r in verma] == [
+        ("cifar10", 4.83, 3.82, "Table 1"), ("cifar100", 24.01, 22.11, "Table 1")]
+    assert [(r["ours_on"], r["ours_erm"], r["ours_mixup"], r["agrees"]) for r in verma] == [
+        ("Fashion-MNIST (substituted)", 30.0, 25.0, True), ("Fashion-MNIST", 60.0, 62.0, False)]
+    assert {r["source"] for r in rows} == {"verma2019manifold", "zhang2018mixup"}
+    no_runs = generalization.published_rows(datasets, {})
+    assert all(r["ours_erm"] is None and r["agrees"] is None for r in no_runs)
+    curves = {"cifar10": {m: {"test_error": [[0.5, v], [0.5, v + 0.02]]} for m, v in (("erm", 0.3), ("mixup", 0.2))}}
+    assert generalization.final_test_errors(curves) == {
+        "cifar10": {"erm": pytest.approx(0.31), "mixup": pytest.approx(0.21), "n_seeds": 2}}

@@ -39,6 +39,12 @@ Verdict rules and their thresholds (named constants, all here):
   epoch the rise cannot be told from seed noise: **undetermined**. Verdict: supported / not supported /
   inconclusive respectively, for *our* runs (whose length the evidence names: Liu et al. see the U after
   hundreds of epochs). Claim 8's evidence also names the epochs in which mixup's mean gap is below ERM's.
+
+What others measured (:func:`published_rows`): the test errors of ERM and input mixup published for a
+PreAct ResNet-18 on CIFAR-10/100 (:data:`mixup_lib.published.ANCHORS`: Verma et al. 2019, Table 1; Zhang et al.
+2018, Section 3.2) beside our final test errors on the same data set (or the one that ran instead, said so), and
+whether ours point the same way (:func:`mixup_lib.published.direction_agrees`, no tie band). Shown, not a verdict:
+our runs are far smaller.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from mixup_lib import approx, claims, profiles
+from mixup_lib import approx, claims, profiles, published
 from mixup_lib.data import DatasetUnavailable, dataset_info, load_dataset
 from mixup_lib.errors import ConfigError, check_choice, require
 from mixup_lib.report.plots import method_label
@@ -490,6 +496,38 @@ def trend(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# What others measured
+
+
+def final_test_errors(curves_by_requested: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, dict]:
+    """Per requested data set: each method's seed-mean test error at the last epoch, and the seed count."""
+    return {name: {**{m: float(np.mean(np.asarray(c[m]["test_error"], float)[:, -1])) for m in METHODS},
+                   "n_seeds": int(min(len(c[m]["test_error"]) for m in METHODS))}
+            for name, c in curves_by_requested.items()}
+
+
+def published_rows(datasets: Sequence[Mapping[str, Any]], errors: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    """The published test errors of this chapter beside ours (in %), with whether the direction agrees.
+
+    An anchor is matched to our data set by the title its setup starts with (``CIFAR-10, …``). Where that data
+    set was substituted or missing, ``ours_on`` says what ran, or the numbers are None.
+    """
+    by_title = {d["title"]: d for d in datasets}
+    rows = []
+    for anchor in published.anchors("generalization"):
+        d = by_title.get(anchor["setup"].split(",")[0])
+        ours = errors.get(d["requested"]) if d is not None else None
+        row = {**anchor, "dataset": d["requested"] if d else None, "ours_on": None, "ours_erm": None,
+               "ours_mixup": None, "agrees": None}
+        if ours is not None:
+            row.update(ours_on=d["used_title"] + (" (substituted)" if d["substituted"] else ""),
+                       ours_erm=100 * ours["erm"], ours_mixup=100 * ours["mixup"],
+                       agrees=published.direction_agrees(anchor["quantity"], ours["erm"], ours["mixup"]))
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Compute: the results object
 
 
@@ -610,6 +648,7 @@ def compute(settings: Mapping[str, Any], *, runs_dir: Any = None, device: str = 
                  "coinciding": [n for n in choices if n != "fashion_mnist" and "fashion_mnist" in hashes
                                 and hashes[n] == hashes["fashion_mnist"]]},
         "summary": summarize_final_gaps(by_requested),
+        "published": published_rows(datasets, final_test_errors(by_requested)),
         "claim8": [{"dataset": n, "quantity": q,
                     **compare_gaps(c["erm"][f"{q}_gap"], c["mixup"][f"{q}_gap"], c["erm"]["epoch"])}
                    for n, c in by_requested.items() for q in QUANTITIES],
