@@ -49,7 +49,6 @@ our runs are far smaller.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -239,16 +238,8 @@ def _configs(settings: Mapping[str, Any], used: Sequence[str], device: str = "au
 
 def configs(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every trainer config: per used data set, method and seed (Figs. 5–8); then the n and α sweeps."""
-    used: list[str] = []
-    for name in DATASETS:
-        kw = {"n_train": settings["n_train"], "n_test": settings["n_test"], "seed": 0}
-        if settings["fallback"]:
-            used.append(profiles.load_with_fallback(name, **kw).used)
-        else:
-            with contextlib.suppress(DatasetUnavailable):  # shown as missing: nothing to train
-                load_dataset(name, **kw)
-                used.append(name)
-    return _configs(settings, used)
+    choices, _ = choose_data(settings)  # a data set shown as missing has nothing to train
+    return _configs(settings, [c.used for c in choices.values()])
 
 
 # ----------------------------------------------------------------------------------------------------------
