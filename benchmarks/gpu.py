@@ -16,7 +16,7 @@ analyses are not included): Σ over the chapter's distinct runs of epochs × n_t
 epochs × (n_train + n_test) / evaluation images/s, with both rates measured here with the trainer for that run's
 model and input shape (synthetic pixels: throughput does not depend on content). The runs are enumerated with
 the chapters' own config builders (:data:`WORKLOADS`: ``robustness.fig1a_configs``/``alpha_sweep_configs``,
-``generalization.run_config`` as its notebook loops over them) and deduplicated by the run store's hash; a
+``chapters.generalization.run_config`` as its notebook loops over them) and deduplicated by the run store's hash; a
 chapter without a rule gets :func:`generic_jobs` (ERM + mixup per seed of its ``model`` on its ``dataset``) or,
 like the full-batch two-moons chapter, is reported as not projected.
 """
@@ -218,8 +218,8 @@ def robustness_jobs(settings: dict[str, Any]) -> tuple[list[Job], str]:
 
 def generalization_jobs(settings: dict[str, Any]) -> tuple[list[Job], str]:
     """Figs. 5–8 (4 data sets × ERM/mixup × seeds) and the n and α sweeps on Fashion-MNIST, as the notebook
-    builds them with :func:`mixup_lib.generalization.run_config` (the real data sets, no fallback)."""
-    from mixup_lib import generalization as gen
+    builds them with :func:`mixup_lib.chapters.generalization.run_config` (the real data sets, no fallback)."""
+    from mixup_lib.chapters import generalization as gen
 
     kw = {k: settings[k] for k in ("width", "epochs", "n_train", "n_test", "alpha")}
     kw["track_penalty"] = settings.get("track_penalty", 0)

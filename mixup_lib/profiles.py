@@ -280,34 +280,3 @@ def at_most(small: str, large: str, what: str = "") -> Callable[[Mapping[str, An
             require(value <= limit, f"{small}={value!r} is not allowed: it must be at most {large}={limit!r}{what}")
 
     return relation
-
-
-
-# Chapter "generalization" (notebooks/generalization.py): Figs. 5–8 and the role of Fig. 1b, plus Section 4's
-# sweeps. The paper states PreAct ResNet-18, SGD, batch 64, momentum 0.9, lr 0.1; epochs, α, subsets, seeds
-# and the sweeps are our choices (stated on the page). track_penalty: training points for Section 4's penalty.
-PRESETS["generalization"] = {
-    "smoke": {
-        "seeds": [0], "width": 4, "n_train": 128, "n_test": 128, "epochs": 2, "alpha": 1.0, "track_penalty": 8,
-        "n_grid": [64, 128], "alpha_grid": [0.5, 1.0], "sweep_seeds": [0], "fallback": True,
-    },
-    "quick": {
-        "seeds": [0, 1, 2], "width": 8, "n_train": 1000, "n_test": 1000, "epochs": 15, "alpha": 1.0,
-        "track_penalty": 64, "n_grid": [250, 500, 1000], "alpha_grid": [0.2, 1.0, 4.0],
-        "sweep_seeds": [0], "fallback": True,
-    },
-    # full (2-core CPU, two workers, ~1.3 h estimated): PreAct ResNet-18 of width 16 (700k parameters, ~430
-    # images/s per single-thread worker on 28×28) on 2,000 images for 60 epochs, long enough for mixup's test
-    # loss to turn (Liu et al., 2023); the n sweep spans 16× in n.
-    "full": {
-        "seeds": [0, 1, 2], "width": 16, "n_train": 2000, "n_test": 5000, "epochs": 60, "alpha": 1.0,
-        "track_penalty": 128, "n_grid": [500, 2000, 8000], "alpha_grid": [0.2, 1.0, 4.0],
-        "sweep_seeds": [0], "fallback": True,
-    },
-    "paper": {
-        "seeds": [0, 1, 2], "width": 64, "n_train": None, "n_test": None, "epochs": 100, "alpha": 1.0,
-        "track_penalty": 256, "n_grid": [1000, 3000, 10000, 30000], "alpha_grid": [0.2, 0.5, 1.0, 2.0, 4.0],
-        "sweep_seeds": [0, 1, 2], "fallback": True,
-    },
-}
-

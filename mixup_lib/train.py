@@ -19,7 +19,7 @@ with a default chosen below and recorded in every run's ``config.json``:
   this schedule: 86.1% test accuracy without it, 82.8% with crop 2 + flip (our measurement, CPU). It
   also narrows the ERM generalization gap that Figs. 5–8 are about; turn it on for long runs.
 - ``track_penalty`` (optional, default 0: off): the number of training points on which the data-adaptive
-  penalty of Section 4 (:func:`mixup_lib.generalization.penalty_terms`) is measured after each epoch and
+  penalty of Section 4 (:func:`mixup_lib.approx.penalty_terms`) is measured after each epoch and
   recorded as ``penalty`` and ``gradient_penalty``. The points are a fixed random subset drawn from
   ``data_seed`` (the same for ERM and mixup). Measuring changes no other number (eval mode, no
   randomness), but the field is part of the hash when set. Fields of :data:`OPTIONAL_DEFAULTS` are left

@@ -7,7 +7,7 @@ from pathlib import Path
 import mixup_lib
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_PUBLIC = {"mixup_lib.__main__", "mixup_lib.plots"}  # the command line (README), a shim for old notebooks
+NOT_PUBLIC = {"mixup_lib.__main__"}  # the command line (README)
 
 
 def public_modules() -> set[str]:

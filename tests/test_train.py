@@ -270,7 +270,7 @@ def test_track_penalty_is_optional_and_leaves_existing_hashes_unchanged():
 
 
 def test_tracking_the_penalty_records_it_and_changes_no_other_number():
-    from mixup_lib.generalization import penalty_terms
+    from mixup_lib.approx import penalty_terms
 
     cfg = {**MOONS, "method": "mixup", "model_kwargs": {"hidden": 16}}
     plain = train.Trainer(cfg)
@@ -467,8 +467,8 @@ def test_the_merged_configs_really_train_to_the_same_numbers(monkeypatch, config
 def test_the_merging_leaves_the_hashes_of_the_chapters_configs_unchanged(monkeypatch):
     """Golden hashes, measured before the merging rules existed (trainer version 2): the merging rules change
     no chapter config's hash input (the version bump to 3, for the log-space λ sampler, changes them all)."""
-    from mixup_lib import generalization, profiles, runs
-    from mixup_lib.chapters import robustness
+    from mixup_lib import profiles, runs
+    from mixup_lib.chapters import generalization, robustness
 
     monkeypatch.setattr(train, "TRAINER_VERSION", 2)
 

@@ -263,7 +263,7 @@ def execute(name: str, parameters: dict) -> float:
 
     GENERATED.mkdir(parents=True, exist_ok=True)
     logging.getLogger("papermill").addFilter(_is_reported_here)
-    os.environ["MIXUP_BATCH_RUN"] = "1"  # the kernel inherits it: no live widgets (mixup_lib.plots.interactive_session)
+    os.environ["MIXUP_BATCH_RUN"] = "1"  # inherited by the kernel: no live widgets (report.plots.interactive_session)
     started = time.time()
     with tempfile.TemporaryDirectory(dir=GENERATED, prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         source = Path(scratch) / f"{name}.ipynb"

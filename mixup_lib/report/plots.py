@@ -1,7 +1,8 @@
 """Every panel of the book, in one style; colours and method labels in one place.
 
-Plotting never trains: these functions only draw given numbers. :func:`draw_curves` and
-:func:`draw_gap_summary` are the generalization chapter's figures (Figs. 5–8 and the role of Fig. 1b).
+Plotting never trains or evaluates a model: these functions only draw the numbers of a chapter's results object
+(:mod:`mixup_lib.results`). Sections follow the chapters: generalization (Figs. 5–8, the role of Fig. 1b),
+robustness (Fig. 1a, the PGD control, the α sweep, Theorems 3.1/3.2, Fig. 3), approximation (Fig. 2, Eq. 3).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from mixup_lib.errors import require
 
@@ -53,25 +53,6 @@ def mean_band(ax, x: Sequence[float], runs: Sequence[Sequence[float]], *, label:
         ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2, linewidth=0)
 
 
-def decision_boundary(ax, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, title: str = "",
-                      resolution: int = 150) -> None:
-    """Two-dimensional data with the model's predicted probability of class 1 and its 0.5 contour."""
-    x_np = x.detach().cpu().numpy()
-    lo, hi = x_np.min(axis=0) - 0.5, x_np.max(axis=0) + 0.5
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-    grid = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=next(model.parameters()).dtype)
-    with torch.no_grad():
-        logits = model(grid)
-        prob = torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=1)[:, 1]
-    prob = prob.reshape(gx.shape).cpu().numpy()
-    ax.contourf(gx, gy, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-    ax.contour(gx, gy, prob, levels=[0.5], colors="k", linewidths=1)
-    ax.scatter(x_np[:, 0], x_np[:, 1], c=y.cpu().numpy(), cmap="RdBu_r", s=6, edgecolors="none")
-    ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 # ----------------------------------------------------------------------------------------------------------
 # The generalization chapter's figures
 
@@ -80,7 +61,7 @@ def draw_curves(axes, by_method: Mapping[str, Mapping[str, np.ndarray]], *, with
     """One data set's figure (Figs. 5–8): loss, error, loss gap, error gap (and the penalty) against epoch.
 
     ``axes``: 4 (or 5 with ``with_penalty``) matplotlib axes; ``by_method``: method → stacked curves
-    (:func:`mixup_lib.generalization.stack_curves`). Lines are seed means, bands min–max over seeds; train
+    (:func:`mixup_lib.chapters.generalization.stack_curves`). Lines are seed means, bands min–max over seeds; train
     solid, test dashed.
     """
     panels = [("loss", "loss (clean train / test), log scale"), ("error", "error (clean train / test)"),
@@ -110,7 +91,7 @@ def draw_curves(axes, by_method: Mapping[str, Mapping[str, np.ndarray]], *, with
 def draw_gap_summary(axes, rows: Sequence[Mapping[str, Any]], names: Mapping[str, str] | None = None) -> list[str]:
     """The summary of final gaps (the role of Fig. 1b): one panel per quantity, ERM and mixup bars per data set.
 
-    ``rows`` from :func:`mixup_lib.generalization.summarize_final_gaps` (one per data set, method and quantity);
+    ``rows`` from :func:`mixup_lib.chapters.generalization.summarize_final_gaps` (per data set, method, quantity);
     bars are seed means with min–max whiskers. A data set without runs keeps its place on the axis, with the
     text "not available" instead of bars. ``names`` maps a data set to its tick label (the key itself when
     absent). Returns the data sets drawn as missing.
@@ -148,7 +129,6 @@ __all__ = [
     "BATCH_RUN_ENV",
     "COLORS",
     "METHOD_LABELS",
-    "decision_boundary",
     "draw_curves",
     "draw_gap_summary",
     "interactive_session",
@@ -425,7 +405,7 @@ def draw_probability_grid(ax, grid: Mapping[str, Sequence], x: Sequence[Sequence
     """A decision-boundary panel from numbers: the probability of class 1 on a grid, its 0.5 contour, the data.
 
     ``grid``: ``x`` and ``y`` axes and ``prob`` rows (:func:`mixup_lib.fullbatch.probability_grid`); ``x``, ``y``:
-    the 2-D points and their labels. Same look as :func:`decision_boundary`, which needs the model.
+    the 2-D points and their labels.
     """
     gx, gy = np.meshgrid(np.asarray(grid["x"]), np.asarray(grid["y"]))
     prob = np.asarray(grid["prob"], dtype=float)
@@ -447,3 +427,107 @@ __all__ += [
     "draw_probability_grid",
     "draw_terms",
 ]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The generalization chapter's whole figures (drawn from its results object: lists, not arrays)
+
+
+def curves_figure(by_method: Mapping[str, Mapping[str, Any]], title: str) -> plt.Figure:
+    """Figs. 5–8 for one data set: :func:`draw_curves` on four panels, with legends and ``title``."""
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.1))
+    draw_curves(axes, by_method)
+    axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def gap_summary_figure(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> plt.Figure:
+    """The final gaps across data sets (the role of Fig. 1b): :func:`draw_gap_summary` on two panels."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    draw_gap_summary(axes, rows, names)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def n_sweep_figure(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                   slopes: Mapping[str, Mapping[str, float | None]]) -> plt.Figure:
+    """Final gaps against n on log–log axes (Section 4's √(rank/n)), per quantity, with a slope −1/2 guide.
+
+    ``summary[method][quantity]``: ``x``, ``mean``, ``min``, ``max`` over seeds; ``slopes[method][quantity]``:
+    the log–log slope shown in the legend (None or NaN when a gap is not positive).
+    """
+    quantities = list(next(iter(summary.values())))
+    fig, axes = plt.subplots(1, len(quantities), figsize=(10, 3.4))
+    for ax, q in zip(np.atleast_1d(axes), quantities, strict=True):
+        for method, name in METHOD_LABELS.items():
+            s = {k: np.asarray(summary[method][q][k], float) for k in ("x", "mean", "min", "max")}
+            slope = slopes[method][q]
+            ax.errorbar(s["x"], s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o", capsize=3,
+                        color=COLORS[method], label=f"{name} (slope {np.nan if slope is None else slope:.2f})")
+        ref = {k: np.asarray(summary["erm"][q][k], float) for k in ("x", "mean")}
+        if (ref["mean"] > 0).all():
+            ax.plot(ref["x"], ref["mean"][0] * np.sqrt(ref["x"][0] / ref["x"]), ":", color="gray", label="slope −1/2")
+            ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("training-set size n")
+        ax.set_title(f"final {q} gap (test − train)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def gap_alpha_sweep_figure(alphas: Sequence[float], summary: Mapping[str, Mapping[str, Any]],
+                       penalty_names: Mapping[str, str]) -> plt.Figure:
+    """Against α (0 = ERM): the final gaps, the final clean train and test losses, and the final penalties.
+
+    ``summary[key]`` (``loss_gap``, ``error_gap``, ``train_loss``, ``test_loss`` and the keys of
+    ``penalty_names`` where measured): ``mean``, ``min``, ``max`` over seeds, in the order of ``alphas``.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
+    positions = np.arange(len(alphas))
+    ticks = ["0 (ERM)" if a == 0 else f"{a:g}" for a in alphas]
+    band = {k: {s: np.asarray(v[s], float) for s in ("mean", "min", "max")} for k, v in summary.items()}
+    for key, color, style in (("loss_gap", "#C44E52", "-"), ("error_gap", "#8172B3", "--")):
+        s = band[key]
+        axes[0].errorbar(positions, s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o",
+                         capsize=3, color=color, linestyle=style, label=key.replace("_", " "))
+    for key, style in (("train_loss", "-"), ("test_loss", "--")):
+        axes[1].plot(positions, band[key]["mean"], marker="o", color="k", linestyle=style, label=key.replace("_", " "))
+    for (key, name), style in zip(penalty_names.items(), ("-", "--"), strict=False):
+        if key in band:
+            axes[2].plot(positions, band[key]["mean"], marker="o", color="#937860", linestyle=style, label=name)
+            axes[2].set_yscale("log")
+            axes[2].legend(fontsize=7)
+    axes[0].set_title("final gaps (test − train)", fontsize=9)
+    axes[1].set_title("final clean train and test loss", fontsize=9)
+    axes[2].set_title("final penalties on the tracked points", fontsize=9)
+    for ax in axes:
+        ax.set_xticks(positions, ticks)
+        ax.set_xlabel("α")
+    axes[0].axhline(0, color="k", linewidth=0.5)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def penalty_figure(by_method: Mapping[str, Mapping[str, Any]], names: Mapping[str, str], where: str) -> plt.Figure:
+    """The data-adaptive penalties along training, one panel per key of ``names`` (log scale), ERM vs mixup."""
+    fig, axes = plt.subplots(1, len(names), figsize=(10, 3.3))
+    for ax, (key, name) in zip(np.atleast_1d(axes), names.items(), strict=True):
+        for method, label in METHOD_LABELS.items():
+            c = by_method[method]
+            mean_band(ax, c["epoch"], c[key], label=label, color=COLORS[method])
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{name}, {where}", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["curves_figure", "gap_alpha_sweep_figure", "gap_summary_figure", "n_sweep_figure", "penalty_figure"]
