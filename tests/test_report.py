@@ -9,9 +9,9 @@ import matplotlib
 import numpy as np
 import pytest
 
-from mixup_lib import claims, plots, profiles, provenance
+from mixup_lib import claims, profiles, provenance
+from mixup_lib.report import plots, tables
 from mixup_lib.report import plots as report_plots
-from mixup_lib.report import tables
 
 matplotlib.use("Agg")
 
