@@ -121,8 +121,9 @@ def _strict(value: Any) -> Any:
 #: last digits. Keys naming counts, accuracies or errors must match exactly (they are ratios of counts).
 LOSS_RTOL = 1e-5
 EXACT_KEYS = re.compile(r"acc|error|count|correct|n_|epochs|seed", re.IGNORECASE)
-#: Fields that differ between equal computations (where and when they ran).
+#: Fields that differ between equal computations (where, when and how fast they ran): not compared.
 VOLATILE_FIELDS = ("provenance",)
+VOLATILE_KEYS = re.compile(r"wall_time|time_s$|seconds", re.IGNORECASE)
 
 
 def differences(expected: Any, actual: Any, *, rtol: float = LOSS_RTOL, path: str = "", exact: bool = False
@@ -130,10 +131,12 @@ def differences(expected: Any, actual: Any, *, rtol: float = LOSS_RTOL, path: st
     """Where ``actual`` differs from ``expected`` (e.g. a recomputation from committed results), one line each.
 
     Strings, ints and bools must be equal, and floats under a key matching :data:`EXACT_KEYS` (counts,
-    accuracies); other floats within ``rtol`` (:data:`LOSS_RTOL`). None stands for NaN (strict JSON).
+    accuracies); other floats within ``rtol`` (:data:`LOSS_RTOL`). None stands for NaN (strict JSON). The
+    provenance and timings (:data:`VOLATILE_KEYS`) are not compared.
     """
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
-        keys = sorted((set(expected) | set(actual)) - set(VOLATILE_FIELDS if not path else ()))
+        keys = sorted(key for key in (set(expected) | set(actual)) - set(VOLATILE_FIELDS if not path else ())
+                      if not VOLATILE_KEYS.search(str(key)))
         out: list[str] = []
         for key in keys:
             where = f"{path}.{key}" if path else str(key)
@@ -203,7 +206,8 @@ def obtain(chapter: str, settings: Mapping[str, Any], *, runs_dir: str | os.Path
     """The results of ``chapter`` at ``settings`` and the file they live in: committed, cached, or computed now.
 
     ``recompute`` skips both stores and overwrites the cache. ``compute`` defaults to the chapter's
-    ``compute(settings, **compute_options)`` (``compute_options``: e.g. ``device``, ``workers``, ``runs_dir``).
+    ``compute(settings, **compute_options)`` (``compute_options``: e.g. ``device``, ``workers``, ``runs_dir``),
+    run with one torch thread in this process (and one per training worker), as the provenance records.
     """
     digest = settings_digest(chapter, settings)
     if not recompute:
@@ -213,10 +217,13 @@ def obtain(chapter: str, settings: Mapping[str, Any], *, runs_dir: str | os.Path
         cached = cache_path(chapter, settings, runs_dir)
         if cached.exists():
             return load(cached), cached
+    from mixup_lib.dispatch import one_torch_thread
+
     compute = compute or chapter_module(chapter).compute
     started = time.time()
-    results = compute(settings, runs_dir=runs_dir, **compute_options)
-    device = str(results.get("provenance", {}).get("device") or compute_options.get("device", "cpu"))
-    stamped = stamp(chapter, settings, results, base_provenance(settings, device, started))
+    with one_torch_thread():  # training workers use one thread too: the numbers do not depend on the core count
+        results = compute(settings, runs_dir=runs_dir, **compute_options)
+        device = str(results.get("provenance", {}).get("device") or compute_options.get("device", "cpu"))
+        stamped = stamp(chapter, settings, results, base_provenance(settings, device, started))
     path = save(stamped, cache_path(chapter, settings, runs_dir))
     return load(path), path  # as every later reader sees it (NaN as None)

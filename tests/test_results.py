@@ -99,3 +99,9 @@ def test_differences_are_exact_for_counts_and_tolerant_for_losses():
     missing = dict(committed)
     del missing["n_correct"]
     assert results.differences(committed, missing) == ["n_correct: only in expected"]
+
+
+def test_timings_and_provenance_are_not_compared():
+    committed = {"networks": [{"wall_time_s": 2.7, "test_acc": 0.5}], "provenance": {"wall time s": 1.0}}
+    assert results.differences(committed, {"networks": [{"wall_time_s": 9.9, "test_acc": 0.5}],
+                                           "provenance": {}}) == []
