@@ -497,7 +497,7 @@ def _torchvision_read(info: DatasetInfo, split: str, root: Path, download: bool)
 
 
 def _command_hint(info: DatasetInfo, root: Path) -> str:
-    hint = info.copy_hint.format(dir=root / info.folder, root=root)
+    hint = info.copy_hint.format(dir=shown_path(root / info.folder), root=shown_path(root))
     get = f"on a machine with internet run: python -m mixup_lib download {info.name} ({hint})"
     if info.name == "fashion_mnist":
         return f"run: sudo apt-get install dataset-fashion-mnist, or {get}"
@@ -513,11 +513,21 @@ def _all_files(info: DatasetInfo) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for split in SPLITS for name in info.files[split]))
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as a page may show it: under the data root as ``$MIXUP_DATA/…`` (or ``./data/…`` when unset), so no
+    page names a folder of the machine that built it; any other path as it is."""
+    try:
+        inside = Path(path).resolve().relative_to(data_root().resolve())
+    except ValueError:
+        return str(path)
+    return f"{'$' + DATA_ENV if os.environ.get(DATA_ENV) else './data'}/{inside}".rstrip("/.")
+
+
 def _missing_files(directory: Path, names: tuple[str, ...]) -> str:
     missing = [name for name in names if not (directory / name).is_file()]
     if len(missing) == len(names):
-        return f"no files under {directory}"
-    return f"incomplete files under {directory} (missing {', '.join(missing)})"
+        return f"no files under {shown_path(directory)}"
+    return f"incomplete files under {shown_path(directory)} (missing {', '.join(missing)})"
 
 
 def _read_splits(

@@ -132,7 +132,7 @@ def differences(expected: Any, actual: Any, *, rtol: float = LOSS_RTOL, path: st
 
     Strings, ints and bools must be equal, and floats under a key matching :data:`EXACT_KEYS` (counts,
     accuracies); other floats within ``rtol`` (:data:`LOSS_RTOL`). None stands for NaN (strict JSON). The
-    provenance and timings (:data:`VOLATILE_KEYS`) are not compared.
+    provenance, timings and fallback reasons (:data:`VOLATILE_KEYS`: the latter name the data root) are not compared.
     """
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
         keys = sorted(key for key in (set(expected) | set(actual)) - set(VOLATILE_FIELDS if not path else ())

@@ -613,3 +613,13 @@ def test_real_fashion_mnist_from_debian(tmp_path, monkeypatch):
     assert d.mean[0] == pytest.approx(0.2860, abs=5e-4) and d.std[0] == pytest.approx(0.3530, abs=5e-4)
     assert float(d.x_train.min()) == 0.0 and float(d.x_train.max()) == 1.0
     assert d.source.startswith("Debian package dataset-fashion-mnist")
+
+
+def test_a_missing_data_set_names_the_data_root_not_the_machines_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIXUP_DATA", str(tmp_path))
+    with pytest.raises(data.DatasetUnavailable) as err:
+        data.load_dataset("svhn", n_train=8, n_test=8, download=False)
+    assert "no files under $MIXUP_DATA/SVHN" in str(err.value) and str(tmp_path) not in str(err.value)
+    monkeypatch.delenv("MIXUP_DATA")
+    assert data.shown_path(Path("data") / "SVHN") == "./data/SVHN"
+    assert data.shown_path(Path("/usr/share/datasets")) == "/usr/share/datasets"  # a system folder, same everywhere
