@@ -688,6 +688,7 @@ def effective_rank(x: torch.Tensor | np.ndarray, thresholds: Sequence[float] = (
     - ``participation_ratio``: (Σ λ)² / Σ λ², between 1 and rank; equals k for k equal eigenvalues;
     - ``entropy_rank``: exp of the entropy of λ/Σλ (Roy & Vetterli 2007), also k for k equal eigenvalues;
     - ``k_<p>``: the number of leading components holding a fraction p of the variance (p in ``thresholds``).
+
     Also ``n`` and ``d``.
     """
     lam = covariance_spectrum(x)

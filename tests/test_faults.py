@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import make_book_copy
 
+from mixup_lib import results
+
 ROOT = Path(__file__).resolve().parents[1]
 
 DYING_NOTEBOOK = '''# ---
@@ -139,8 +141,9 @@ def _attack_results(store: Path) -> list[Path]:
 
 @pytest.mark.slow
 def test_killed_executions_resume_to_the_numbers_of_an_uninterrupted_run(tmp_path, built_book):
-    reference = built_book  # executed uninterrupted at the smoke profile, with a run store of its own
+    reference = built_book  # the smoke build, which draws the committed smoke results (results/robustness/)
     faulty, env = make_book_copy(tmp_path / "faulty")
+    env = {**env, "MIXUP_RESULTS": str(tmp_path / "nothing-committed")}  # so the chapter computes, and is killed
     store, generated = faulty / "runs", faulty / "book" / "generated"
 
     # (a) during training: a run has finished an epoch (metrics.jsonl, checkpoint) but not the last one
@@ -163,3 +166,7 @@ def test_killed_executions_resume_to_the_numbers_of_an_uninterrupted_run(tmp_pat
                                                                    for _, image in shown)
     assert _numbers(generated / f"{CHAPTER}.ipynb") == expected
     assert not list(generated.glob(".executing-*")) and not list(generated.glob("*.tmp"))
+    # the interrupted computation reproduces the committed smoke results (counts exactly, losses within 1e-5)
+    [recomputed] = (store / "results" / CHAPTER).glob("smoke-*.json")
+    committed = results.load(ROOT / "results" / CHAPTER / "smoke.json")
+    assert results.differences(committed, results.load(recomputed)) == []
