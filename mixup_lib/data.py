@@ -505,7 +505,10 @@ def _command_hint(info: DatasetInfo, root: Path) -> str:
 
 
 def _unavailable(info: DatasetInfo, root: Path, reason: str) -> DatasetUnavailable:
-    return DatasetUnavailable(f"{info.name} is not available: {reason}; {_command_hint(info, root)}")
+    message = f"{info.name} is not available: {reason}; {_command_hint(info, root)}"
+    if DATA_ROOT_SHOWN in message:
+        message += f" ({DATA_ROOT_SHOWN} is the data root: ./data where it is not set)"
+    return DatasetUnavailable(message)
 
 
 def _all_files(info: DatasetInfo) -> tuple[str, ...]:
@@ -513,14 +516,18 @@ def _all_files(info: DatasetInfo) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for split in SPLITS for name in info.files[split]))
 
 
+#: How messages name the data root (``$MIXUP_DATA``, ``./data`` when unset): no page shows a machine's folder.
+DATA_ROOT_SHOWN = "$" + DATA_ENV
+
+
 def shown_path(path: Path) -> str:
-    """``path`` as a page may show it: under the data root as ``$MIXUP_DATA/…`` (or ``./data/…`` when unset), so no
-    page names a folder of the machine that built it; any other path as it is."""
+    """``path`` as a page may show it: under the data root as ``$MIXUP_DATA/…``, whether or not the variable is
+    set (the same text on every machine); any other path as it is."""
     try:
         inside = Path(path).resolve().relative_to(data_root().resolve())
     except ValueError:
         return str(path)
-    return f"{'$' + DATA_ENV if os.environ.get(DATA_ENV) else './data'}/{inside}".rstrip("/.")
+    return f"{DATA_ROOT_SHOWN}/{inside}".removesuffix("/.")
 
 
 def _missing_files(directory: Path, names: tuple[str, ...]) -> str:
