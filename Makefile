@@ -66,7 +66,9 @@ book: $(STAMP) data
 figure: $(STAMP) data
 	@test -n "$(NB)" || { echo "usage: make figure NB=<notebook name> PARAMS='-p alpha 0.5'"; exit 2; }
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE) --only $(NB) --force $(PARAMS)
-	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
+	@missing="$$(for f in notebooks/*.py; do n=$$(basename $$f .py); test -f book/generated/$$n.ipynb || printf ' %s' $$n; done)"; \
+	if [ -n "$$missing" ]; then echo "figure: book/generated/$(NB).ipynb is written; the site is not rebuilt until every chapter has been executed once (missing:$$missing): run make book"; \
+	else $(BIN)/jupyter-book build . --warningiserror --keep-going --quiet; fi
 
 clean-book:
 	rm -rf _build/html _build/.doctrees book/generated
