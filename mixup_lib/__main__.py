@@ -156,10 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
+    from mixup_lib import dispatch
+
     parser.add_argument("chapter", help="approximation, robustness or generalization")
-    parser.add_argument("--profile", required=True, help="smoke, quick, full or paper")
-    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override one setting of the profile (JSON value), repeatable")
+    dispatch.add_settings_arguments(parser)
     parser.add_argument("--out", default=None, help="also write the results object to this file (e.g. to commit it "
                         "under results/<chapter>/)")
     parser.add_argument("--recompute", action="store_true", help="compute even if committed or cached results exist")

@@ -566,12 +566,19 @@ def _slurm_arg(text: str) -> tuple[str, str]:
     return key, value
 
 
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--profile`` and repeatable ``-p NAME VALUE``: a chapter's settings (``sweep`` and ``compute``)."""
+    from mixup_lib.profiles import PROFILES
+
+    parser.add_argument("--profile", required=True, help=", ".join(PROFILES))
+    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override one setting of the profile (JSON value), repeatable")
+
+
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``sweep`` subcommand's arguments (for ``mixup_lib.__main__``'s parser)."""
     parser.add_argument("chapter", help=f"{', '.join(CHAPTERS)} or all")
-    parser.add_argument("--profile", required=True, help="smoke, quick or paper")
-    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override one setting of the profile (JSON value), repeatable")
+    add_settings_arguments(parser)
     parser.add_argument("--executor", required=True, help="slurm (job array, returns at once), local (worker "
                         "processes, blocks) or debug (in this process, one run after another)")
     parser.add_argument("--dry-run", action="store_true", help="print the pending runs and their estimated cost")
