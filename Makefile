@@ -50,7 +50,7 @@ data: $(STAMP)
 	fi
 
 test: $(STAMP) data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -46,3 +46,17 @@ def built_book(book_copy):
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     _run([str(jupyter_book), "build", ".", "--warningiserror", "--keep-going", "--quiet"], copy, env)
     return copy
+
+
+# With pytest-xdist (make test runs `pytest -n auto --dist loadgroup`), tests that share an expensive
+# session or module fixture stay on one worker, so it is built once: the smoke book, and the local SLURM.
+XDIST_GROUPS = {"built_book": "book", "book_copy": "book"}
+XDIST_MODULE_GROUPS = {"test_browser.py": "book", "test_dispatch.py": "slurm"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = XDIST_MODULE_GROUPS.get(item.path.name)
+        group = group or next((XDIST_GROUPS[name] for name in item.fixturenames if name in XDIST_GROUPS), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -145,8 +145,10 @@ def test_debug_runs_in_process_and_reports_a_failure_in_one_line(store, capsys):
 
 def test_dry_run_estimates_from_finished_runs(store):
     """Cost = seconds per example-epoch of finished runs of the same data set and model × the run's examples·epochs."""
-    runs_dir, _ = store
-    finished = runs.find_run({**TINY, "name": "debug", "seed": 11}, runs_dir=runs_dir)
+    runs_dir, results_dir = store
+    trained = {**TINY, "name": "debug", "seed": 11}  # trained by the test above, unless this one runs alone
+    dispatch.run_debug(dispatch.plan([trained], runs_dir=runs_dir), runs_dir=runs_dir, results_dir=results_dir)
+    finished = runs.find_run(trained, runs_dir=runs_dir)
     assert finished is not None
     rates = dispatch.measured_rates(runs_dir)
     bigger = dispatch.plan([{**TINY, "n_train": 640, "epochs": 2, "seed": 3}], runs_dir=runs_dir)
