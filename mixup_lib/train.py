@@ -1,7 +1,6 @@
 """One trainer for ERM and mixup, evaluation, and per-epoch metrics.
 
-Its config fields and their defaults are described, and checked, in :mod:`mixup_lib.config`.
-
+Its config fields, their defaults and their checks are in :mod:`mixup_lib.config`.
 
 Mixup (Eq. 1 of the paper) is estimated per mini-batch: one λ ~ Beta(α, α) per batch and the partner
 by a random permutation (``mix_mode="batch"``, the original recipe), loss :func:`~mixup_lib.mixup.
