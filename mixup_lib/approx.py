@@ -44,7 +44,7 @@ Under ``torch.no_grad()`` they are plain numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -203,6 +203,29 @@ def _pair_quadrature_loss(
     return total / n**2
 
 
+def _quadrature_mixup_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+    beta: float | None,
+    rule: Callable[[float, float, int], tuple[np.ndarray, np.ndarray]],
+    mix_labels: bool,
+    n_quad: int,
+    chunk_size: int,
+) -> torch.Tensor:
+    """Eq. (1) or Lemma 3.1 with λ by the quadrature ``rule(α, β, n_quad)`` over all n² pairs; α = 0 gives L_std.
+
+    ``beta_quadrature`` with mixed labels is Eq. (1); ``mixture_quadrature`` (D̃λ) with y_i is Lemma 3.1's rewrite.
+    """
+    alpha, beta = resolve_beta(alpha, beta)
+    logits, soft = _prepare(model, x, targets)
+    if alpha == 0:
+        return soft_cross_entropy(logits, soft)
+    lam, w = rule(alpha, beta, n_quad)
+    return _pair_quadrature_loss(model, x, soft, lam, w, mix_labels=mix_labels, chunk_size=chunk_size)
+
+
 def pairwise_mixup_loss(
     model: nn.Module,
     x: torch.Tensor,
@@ -219,12 +242,7 @@ def pairwise_mixup_loss(
     quadrature with ``n_quad`` nodes (:func:`beta_quadrature`). Costs n²·n_quad forward evaluations
     (chunked), so it is meant for small n (a few hundred). α = 0 returns L_std. Differentiable.
     """
-    alpha, beta = resolve_beta(alpha, beta)
-    logits, soft = _prepare(model, x, targets)
-    if alpha == 0:
-        return soft_cross_entropy(logits, soft)
-    lam, w = beta_quadrature(alpha, beta, n_quad)
-    return _pair_quadrature_loss(model, x, soft, lam, w, mix_labels=True, chunk_size=chunk_size)
+    return _quadrature_mixup_loss(model, x, targets, alpha, beta, beta_quadrature, True, n_quad, chunk_size)
 
 
 def rewritten_mixup_loss(
@@ -243,12 +261,7 @@ def rewritten_mixup_loss(
     component by its own Gauss–Jacobi rule (:func:`mixture_quadrature`). Equal to
     :func:`pairwise_mixup_loss` up to quadrature error. α = 0 returns L_std. Differentiable.
     """
-    alpha, beta = resolve_beta(alpha, beta)
-    logits, soft = _prepare(model, x, targets)
-    if alpha == 0:
-        return soft_cross_entropy(logits, soft)
-    lam, w = mixture_quadrature(alpha, beta, n_quad)
-    return _pair_quadrature_loss(model, x, soft, lam, w, mix_labels=False, chunk_size=chunk_size)
+    return _quadrature_mixup_loss(model, x, targets, alpha, beta, mixture_quadrature, False, n_quad, chunk_size)
 
 
 def pulled_loss(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from mixup_lib.report import tables
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive at this scale"
+#: The mark shown next to each verdict (the chapters' HTML tables, the README's and the intro's Markdown table).
+MARKS = {SUPPORTED: "✅", NOT_SUPPORTED: "❌", INCONCLUSIVE: "❔"}
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,8 @@ def graded(value: float, *, supported_below: float, inconclusive_below: float) -
 
 def claims_table(claims: list[Claim]) -> str:
     """The chapter's closing table as HTML: claim, evidence on the page, computed verdict (with its mark)."""
-    marks = {SUPPORTED: "✅", NOT_SUPPORTED: "❌", INCONCLUSIVE: "❔"}
     rows = [{"number": c.number, "statement": c.statement, "evidence": c.evidence,
-             "verdict": f"{marks[c.verdict]} {c.verdict}"} for c in claims]
+             "verdict": f"{MARKS[c.verdict]} {c.verdict}"} for c in claims]
     columns = [("#", "number", ""), ("claim", "statement", ""), ("evidence here", "evidence", ""),
                ("verdict", "verdict", "")]
     return tables.table(rows, columns, classes="table claims")

@@ -59,16 +59,17 @@ class Normalize(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Wide ResNet (Zagoruyko & Komodakis 2016)
+# The pre-activation basic block both networks are built of
 
 
-class WideBasic(nn.Module):
-    """Pre-activation wide basic block: BN-ReLU-conv3×3 (-dropout) BN-ReLU-conv3×3, plus the shortcut.
+class PreActBlock(nn.Module):
+    """Pre-activation basic block: BN-ReLU-conv3×3 (-dropout) BN-ReLU-conv3×3, plus the shortcut.
 
-    When the shape changes the shortcut is a 1×1 convolution of the pre-activated input.
+    When the shape changes the shortcut is a 1×1 convolution of the pre-activated input. With ``dropout`` > 0
+    it is the wide basic block of Zagoruyko & Komodakis (2016); with 0, the block of He et al. (2016).
     """
 
-    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
@@ -87,6 +88,10 @@ class WideBasic(nn.Module):
         if self.dropout > 0:
             out = F.dropout(out, p=self.dropout, training=self.training)
         return self.conv2(out) + shortcut
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Wide ResNet (Zagoruyko & Komodakis 2016)
 
 
 class WideResNet(nn.Module):
@@ -111,7 +116,7 @@ class WideResNet(nn.Module):
     @staticmethod
     def _group(in_planes: int, planes: int, n: int, stride: int, dropout: float) -> nn.Sequential:
         blocks = [
-            WideBasic(in_planes if i == 0 else planes, planes, stride if i == 0 else 1, dropout) for i in range(n)
+            PreActBlock(in_planes if i == 0 else planes, planes, stride if i == 0 else 1, dropout) for i in range(n)
         ]
         return nn.Sequential(*blocks)
 
@@ -123,27 +128,6 @@ class WideResNet(nn.Module):
 
 # ----------------------------------------------------------------------------------------------------------
 # Pre-activation ResNet-18 (He et al. 2016)
-
-
-class PreActBlock(nn.Module):
-    """Pre-activation basic block: BN-ReLU-conv3×3, BN-ReLU-conv3×3; 1×1 shortcut conv when the shape changes."""
-
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_planes)
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.shortcut = None
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv1(out)
-        out = self.conv2(F.relu(self.bn2(out)))
-        return out + shortcut
 
 
 class PreActResNet18(nn.Module):

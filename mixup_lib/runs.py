@@ -2,7 +2,7 @@
 
 A run lives in ``<store>/<name>-<hash>/``:
 
-- ``config.json``: the validated config (:func:`mixup_lib.train.validate_config`);
+- ``config.json``: the validated config (:meth:`mixup_lib.config.TrainConfig.as_dict`);
 - ``metrics.jsonl``: one JSON line per finished epoch;
 - ``checkpoint.pt``: the trainer's state after the last finished epoch (weights, optimizer, RNG states,
   metrics), loaded with ``torch.load(weights_only=True)``, and ``checkpoint.pt.sha256``, its SHA-256
@@ -53,6 +53,7 @@ from torch import nn
 
 from mixup_lib import storage
 from mixup_lib import train as train_module
+from mixup_lib.config import ConfigError, TrainConfig, validate
 from mixup_lib.devices import device_description, resolve_device
 from mixup_lib.storage import RunError, StorageError, atomic_save, atomic_write_json, atomic_write_text
 
@@ -83,22 +84,22 @@ def _write_jsonl(path: Path, rows: list[Mapping[str, Any]]) -> None:
 # Hash and names
 
 
-def hashed_config(config: Mapping[str, Any]) -> dict[str, Any]:
+def hashed_config(config: Mapping[str, Any] | TrainConfig) -> dict[str, Any]:
     """The part of the validated config that defines the computation (the hash's input)."""
-    cfg = train_module.validate_config(config)
-    return {k: v for k, v in cfg.items() if k not in HASH_EXCLUDED}
+    return {k: v for k, v in validate(config).as_dict().items() if k not in HASH_EXCLUDED}
 
 
-def config_hash(config: Mapping[str, Any]) -> str:
+def config_hash(config: Mapping[str, Any] | TrainConfig) -> str:
     """A stable hash of a config: SHA-256 of its canonical JSON (sorted keys), without :data:`HASH_EXCLUDED`."""
     payload = {"trainer_version": train_module.TRAINER_VERSION, "config": hashed_config(config)}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
 
 
-def run_name(config: Mapping[str, Any]) -> str:
+def run_name(config: Mapping[str, Any] | TrainConfig) -> str:
     """The run's directory name: ``<name>-<hash>``."""
-    return f"{train_module.validate_config(config)['name']}-{config_hash(config)}"
+    cfg = validate(config)
+    return f"{cfg.name}-{config_hash(cfg)}"
 
 
 def default_runs_dir() -> Path:
@@ -229,14 +230,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _read_config(path: Path) -> dict[str, Any]:
     """Read and check ``config.json``: valid, and hashing to the hash in the folder's name."""
-    config = _read_json(path / CONFIG_FILE)
     try:
-        digest = config_hash(config)
-    except train_module.ConfigError as err:
+        cfg = validate(_read_json(path / CONFIG_FILE))
+    except ConfigError as err:
         raise RunError(f"{path / CONFIG_FILE} holds an invalid config: {err}") from err
+    digest = config_hash(cfg)
     if not path.name.endswith(f"-{digest}"):
         raise RunError(f"{path / CONFIG_FILE} does not match its folder: the config hashes to {digest}")
-    return train_module.validate_config(config)
+    return cfg.as_dict()
 
 
 def load_run(path: str | os.PathLike, source: str = "store") -> Run:
@@ -262,14 +263,14 @@ def _candidates(folder: Path, name: str, digest: str) -> list[Path]:
 
 
 def find_run(
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | TrainConfig,
     *,
     runs_dir: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
     need_weights: bool = False,
 ) -> Run | None:
     """The finished run for ``config`` in results/ then runs/, or None; never trains, moves or writes."""
-    cfg = train_module.validate_config(config)
+    cfg = validate(config)
     digest = config_hash(cfg)
     for folder, source in ((_results(results_dir), "results"), (_runs(runs_dir), "store")):
         run = _find_in(folder, source, cfg, digest, need_weights)
@@ -278,9 +279,9 @@ def find_run(
     return None
 
 
-def _find_in(folder: Path, source: str, cfg: Mapping[str, Any], digest: str, need_weights: bool) -> Run | None:
+def _find_in(folder: Path, source: str, cfg: TrainConfig, digest: str, need_weights: bool) -> Run | None:
     """The first usable finished run of ``cfg`` in one folder (``source``: ``"results"`` or ``"store"``)."""
-    for path in _candidates(folder, cfg["name"], digest):
+    for path in _candidates(folder, cfg.name, digest):
         try:
             run = load_run(path, source)
         except RunError as err:
@@ -354,7 +355,7 @@ def _checkpoint_state(trainer: train_module.Trainer, segments: int) -> dict[str,
 
 
 def get_or_train(
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | TrainConfig,
     *,
     runs_dir: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
@@ -371,14 +372,14 @@ def get_or_train(
     is called after each epoch's checkpoint and metrics are on disk. A store that cannot be created or
     written (permission, read-only, a file in the way, a full disk) raises a one-line :class:`StorageError`.
     """
-    cfg = train_module.validate_config(config)
+    cfg = validate(config)  # once: the TrainConfig is passed on, never validated again
     digest = config_hash(cfg)
     found = find_run(cfg, runs_dir=runs_dir, results_dir=results_dir, need_weights=need_weights)
     if found is not None:
         return _with_sidecar(found)
 
     store = _runs(runs_dir)
-    path = store / f"{cfg['name']}-{digest}"
+    path = store / f"{cfg.name}-{digest}"
     trainer = train_module.Trainer(cfg)  # loads data and builds the model: bad input fails before any write
     created_store = not store.is_dir()
     try:
@@ -456,7 +457,7 @@ def _train_into(
         if not path.exists():
             with _store_writes(store):
                 staging = storage.make_temp_dir(store, path.name)
-                atomic_write_json(staging / CONFIG_FILE, trainer.config)
+                atomic_write_json(staging / CONFIG_FILE, trainer.config.as_dict())
         trainer.fit(progress=progress, on_epoch_end=checkpoint)
     finally:
         if staging is not None:

@@ -1,32 +1,6 @@
 """One trainer for ERM and mixup, evaluation, and per-epoch metrics.
 
-The paper (Zhang et al., ICLR 2021) states its training setup as: SGD, mini-batch 64, momentum 0.9,
-learning rate 0.1, PyTorch. Those are the defaults here. It does not state the number of epochs, the
-learning-rate schedule, weight decay, augmentation or seeds; each of these is a named config field
-with a default chosen below and recorded in every run's ``config.json``:
-
-- ``schedule="onecycle"``: linear warm-up from 0 to ``lr`` over the first ``warmup_fraction`` (0.2)
-  of all steps, then linear decay to 0. With the paper's lr 0.1 held constant, a WRN-16-2 on 10 000
-  Fashion-MNIST images swung between 75% and 25% test accuracy from epoch to epoch; with a one-cycle
-  schedule it reached 86.5% in 3 epochs (measured while sizing this library). Short runs need the
-  decay. ``"cosine"`` (warm-up, then cosine decay) and ``"constant"`` (the paper's literal setup) are
-  the alternatives.
-- ``weight_decay=5e-4``: the value of the Wide ResNet paper (Zagoruyko & Komodakis 2016), the
-  architecture of Fig. 1.
-- ``augment=False``: the paper states no augmentation, so none by default. ``augment=True`` applies
-  the data set's standard recipe (``data.AugmentSpec``: random crop with padding and/or horizontal
-  flip). Augmentation slows fitting in short runs: WRN-16-2, 3 epochs, 10 000 Fashion-MNIST images,
-  this schedule: 86.1% test accuracy without it, 82.8% with crop 2 + flip (our measurement, CPU). It
-  also narrows the ERM generalization gap that Figs. 5–8 are about; turn it on for long runs.
-- ``track_penalty`` (optional, default 0: off): the number of training points on which the data-adaptive
-  penalty of Section 4 (:func:`mixup_lib.approx.penalty_terms`) is measured after each epoch and
-  recorded as ``penalty`` and ``gradient_penalty``. The points are a fixed random subset drawn from
-  ``data_seed`` (the same for ERM and mixup). Measuring changes no other number (eval mode, no
-  randomness), but the field is part of the hash when set. Fields of :data:`OPTIONAL_DEFAULTS` are left
-  out of a validated config while they hold their default, so adding them changed no existing run's hash.
-- ``seed=0`` drives model initialisation, batch order, augmentation and mixing (independent streams,
-  so an ERM run and a mixup run with the same seed see the same batches); ``data_seed=0`` drives the
-  choice of the ``n_train``/``n_test`` subsets (and the two-moons sample).
+Its config fields, their defaults and their checks are in :mod:`mixup_lib.config`.
 
 Mixup (Eq. 1 of the paper) is estimated per mini-batch: one λ ~ Beta(α, α) per batch and the partner
 by a random permutation (``mix_mode="batch"``, the original recipe), loss :func:`~mixup_lib.mixup.
@@ -44,8 +18,6 @@ metrics on rerun, and a run resumed from a checkpoint continues exactly as if un
 from __future__ import annotations
 
 import copy
-import inspect
-import json
 import math
 import sys
 import time
@@ -60,10 +32,20 @@ from torch import nn
 from mixup_lib import accel
 from mixup_lib.approx import penalty_terms
 from mixup_lib.attacks import eval_mode
-from mixup_lib.data import load_dataset
-from mixup_lib.devices import check_device_name, device_description, resolve_device
-from mixup_lib.errors import ConfigError, check_choice, check_finite, check_nonnegative, check_positive_int, require
-from mixup_lib.mixup import MIX_MODES, cross_entropy, mix, one_hot, predict_labels, sample_lambda, soft_cross_entropy
+from mixup_lib.config import (  # the config schema; the names marked F401 are re-exported for old callers
+    DEFAULTS,
+    MAX_NAME_BYTES,  # noqa: F401  (__main__)
+    SCHEDULES,  # noqa: F401  (chapters.robustness)
+    ConfigError,
+    TrainConfig,
+    check_model_fits_input,
+    default_config,  # noqa: F401  (__main__)
+    validate,
+    validate_config,  # noqa: F401  (dispatch, chapters.generalization, benchmarks, tests of the chapters)
+)
+from mixup_lib.devices import device_description, resolve_device
+from mixup_lib.errors import check_finite, check_positive_int, require
+from mixup_lib.mixup import cross_entropy, mix, one_hot, predict_labels, sample_lambda, soft_cross_entropy
 
 #: Bump when a change to the trainer changes the numbers a config produces: it is part of the run hash.
 #: 2: mixing randomness drawn once per epoch, batches prepared in chunks, fused SGD, F.cross_entropy on the
@@ -74,238 +56,6 @@ TRAINER_VERSION = 3
 #: Batches indexed, augmented and mixed together, a few tensor ops per chunk instead of per step: per-step
 #: overhead is what limits small models (benchmarks/, tools/PERF_NOTES.md). Memory: CHUNK_STEPS batches of inputs.
 CHUNK_STEPS = 64
-
-METHODS = ("erm", "mixup")
-SCHEDULES = ("onecycle", "cosine", "constant")
-#: Default warm-up fraction per schedule (used when ``warmup_fraction`` is None).
-DEFAULT_WARMUP = {"onecycle": 0.2, "cosine": 0.0, "constant": 0.0}
-#: Longest run name, in UTF-8 bytes. File names are limited to 255 bytes; the longest name derived from a run's
-#: label is runs.py's corrupt copy ``<name>-<16-hex hash>.corrupt-<YYYYmmdd-HHMMSS>-<pid>`` (name + 49 bytes for
-#: a 7-digit pid), so 206 would fit; 128 leaves room to spare.
-MAX_NAME_BYTES = 128
-#: Two moons' noise when ``data_kwargs`` sets none: the loader's default (read here, not repeated).
-_TWO_MOONS_DEFAULT_NOISE = inspect.signature(load_dataset).parameters["noise"].default
-#: Keyword arguments of ``data.load_dataset`` that a config may set through ``data_kwargs``.
-DATA_KWARGS = ("noise",)
-
-_DEFAULTS: dict[str, Any] = {
-    "name": "run",  # a label for the run directory; not part of the hash
-    "dataset": None,  # required: one of data.DATASET_NAMES
-    "model": None,  # required: a models.build name, e.g. "wrn-16-2"
-    "model_kwargs": {},  # extra keywords for models.build (e.g. {"width": 32}, {"hidden": 100})
-    "method": "erm",  # "erm" or "mixup"
-    "alpha": 1.0,  # mixup's λ ~ Beta(α, α); normalized to 0 for ERM
-    "mix_mode": "batch",  # one λ per batch (the original recipe) or one per sample
-    "epochs": None,  # required: not stated in the paper
-    "batch_size": 64,  # paper
-    "lr": 0.1,  # paper (the peak lr of the schedule)
-    "momentum": 0.9,  # paper
-    "weight_decay": 5e-4,  # not stated: Wide ResNet paper's value
-    "schedule": "onecycle",  # not stated: see the module docstring
-    "warmup_fraction": None,  # None: DEFAULT_WARMUP[schedule]
-    "seed": 0,  # not stated: init, batch order, augmentation, mixing
-    "n_train": None,  # None: the whole training set
-    "n_test": None,  # None: the whole test set
-    "augment": False,  # not stated: off; True applies the data set's standard crop/flip
-    "data_seed": 0,  # subset choice and the two-moons sample
-    "data_kwargs": {},  # extra keywords for data.load_dataset (only "noise", for two moons)
-    "eval_batch_size": None,  # None: 256 on the CPU (cache-friendly), 1024 on a GPU; not part of the hash
-    "device": "auto",  # cuda, then mps, then cpu; not part of the hash
-}
-
-#: Optional fields: present in a validated config only when they differ from these defaults, so that the
-#: configs (and hashes) of runs that do not use them are the same as before the field existed.
-OPTIONAL_DEFAULTS: dict[str, Any] = {
-    "track_penalty": 0,  # number of training points on which the Section 4 penalty is measured per epoch
-}
-
-
-def default_config() -> dict[str, Any]:
-    """Every config field with its default (``None`` for the required ``dataset``, ``model``, ``epochs``).
-
-    The optional fields of :data:`OPTIONAL_DEFAULTS` are not included (a config holds them only when set).
-    """
-    return copy.deepcopy(_DEFAULTS)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    require(
-        isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum,
-        f"{name}={value!r} is not allowed: it must be an integer >= {minimum}",
-    )
-    return int(value)
-
-
-def _check_number(name: str, value: object) -> float:
-    require(
-        isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool),
-        f"{name}={value!r} is not allowed: it must be a number",
-    )
-    return check_nonnegative(name, float(value))
-
-
-def _check_json_dict(name: str, value: object) -> dict:
-    require(isinstance(value, Mapping), f"{name}={value!r} is not allowed: it must be a dict")
-    require(all(isinstance(k, str) for k in value), f"{name}={value!r} is not allowed: its keys must be strings")
-    try:
-        json.dumps(dict(value), allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{name}={value!r} is not allowed: values must be JSON numbers, strings or booleans") from err
-    return dict(value)
-
-
-def _dataset_is_images(dataset: str) -> bool:
-    """True for the image data sets; two moons is 2 features per point."""
-    return dataset != "two_moons"
-
-
-def _check_model_fits_input(model: str, what: str, images: bool) -> None:
-    """Refuse, in one line and before anything is built or trained, a convolutional net on vector data."""
-    from mixup_lib import data, models
-
-    image_sets = ", ".join(name for name in data.DATASET_NAMES if _dataset_is_images(name))
-    require(
-        images or not models.is_convolutional(model),
-        f"model={model!r} does not fit {what}: use {' or '.join(models.VECTOR_MODELS)} there; "
-        f"wrn-<depth>-<k> and preact-resnet18 need an image data set ({image_sets})",
-    )
-
-
-def _check_name(name: object) -> str:
-    """A run label fit for a file name: letters, digits, '-', '_', '.' (not first), at most MAX_NAME_BYTES."""
-    require(isinstance(name, str) and name != "", f"name={name!r} is not allowed: it must be a non-empty string")
-    require(
-        all(c.isalnum() or c in "-_." for c in name) and not name.startswith("."),
-        f"name={_shorten(name)} is not allowed: use letters, digits, '-', '_' and '.' only (not '.' first)",
-    )
-    size = len(name.encode())
-    require(
-        size <= MAX_NAME_BYTES,
-        f"name={_shorten(name)} is not allowed: it is {size} bytes long (UTF-8), at most {MAX_NAME_BYTES} are allowed "
-        "(the run folder <name>-<hash> and its lock, temporary and corrupt-copy names must fit the file system's "
-        "255-byte limit)",
-    )
-    return name
-
-
-def _shorten(text: str, keep: int = 40) -> str:
-    """``repr(text)``, cut in the middle when long, so that a one-line message stays readable."""
-    return repr(text) if len(text) <= 2 * keep else f"{text[:keep]!r}...{text[-keep:]!r} ({len(text)} characters)"
-
-
-def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill in defaults and check every field; return the completed config or raise a one-line ConfigError.
-
-    Unknown fields are rejected, and so is a model that does not fit the data set (a convolutional net on
-    two moons). Fields that cannot change any number get one canonical value, so that such configs share one
-    hash (:func:`_drop_fields_without_effect`: mixup with α = 0 becomes ERM, ERM drops α and ``mix_mode``,
-    ``augment`` on a data set without a recipe, ...); ``warmup_fraction=None`` becomes the schedule's default.
-    """
-    from mixup_lib import data, models
-
-    require(isinstance(config, Mapping), f"config of type {type(config).__name__} is not allowed: it must be a dict")
-    allowed = {**_DEFAULTS, **OPTIONAL_DEFAULTS}
-    unknown = sorted(set(config) - set(allowed))
-    require(not unknown, f"config field {unknown[0] if unknown else ''!r} is unknown: allowed are {', '.join(allowed)}")
-    cfg = default_config()
-    cfg.update(copy.deepcopy(dict(config)))
-
-    _check_name(cfg["name"])
-    require(cfg["dataset"] is not None, f"dataset is required: choose one of {', '.join(data.DATASET_NAMES)}")
-    check_choice("dataset", cfg["dataset"], data.DATASET_NAMES)
-    require(
-        isinstance(cfg["model"], str),
-        "model is required: e.g. 'wrn-16-2', 'preact-resnet18', 'logreg', 'two-layer-relu'",
-    )
-    images = _dataset_is_images(cfg["dataset"])
-    _check_model_fits_input(cfg["model"], f"dataset={cfg['dataset']!r} (2 features per point)", images)
-    cfg["model_kwargs"] = _check_json_dict("model_kwargs", cfg["model_kwargs"])
-    models.check_spec(cfg["model"], cfg["model_kwargs"])
-
-    check_choice("method", cfg["method"], METHODS)
-    cfg["alpha"] = _check_number("alpha", cfg["alpha"])
-    check_choice("mix_mode", cfg["mix_mode"], MIX_MODES)
-    require(cfg["epochs"] is not None, "epochs is required: an integer >= 1 (the paper does not state it)")
-    cfg["epochs"] = _check_int("epochs", cfg["epochs"], 1)
-    cfg["batch_size"] = _check_int("batch_size", cfg["batch_size"], 2)
-    cfg["lr"] = _check_number("lr", cfg["lr"])
-    require(cfg["lr"] > 0, f"lr={cfg['lr']!r} is not allowed: it must be > 0")
-    cfg["momentum"] = _check_number("momentum", cfg["momentum"])
-    require(cfg["momentum"] < 1, f"momentum={cfg['momentum']!r} is not allowed: it must be in [0, 1)")
-    cfg["weight_decay"] = _check_number("weight_decay", cfg["weight_decay"])
-    check_choice("schedule", cfg["schedule"], SCHEDULES)
-    if cfg["warmup_fraction"] is None:
-        cfg["warmup_fraction"] = DEFAULT_WARMUP[cfg["schedule"]]
-    cfg["warmup_fraction"] = _check_number("warmup_fraction", cfg["warmup_fraction"])
-    require(
-        cfg["warmup_fraction"] < 1, f"warmup_fraction={cfg['warmup_fraction']!r} is not allowed: it must be in [0, 1)"
-    )
-    cfg["seed"] = _check_int("seed", cfg["seed"], 0)
-    cfg["data_seed"] = _check_int("data_seed", cfg["data_seed"], 0)
-    for key, minimum in (("n_train", 2), ("n_test", 1)):
-        if cfg[key] is not None:
-            cfg[key] = _check_int(key, cfg[key], minimum)
-    require(isinstance(cfg["augment"], bool), f"augment={cfg['augment']!r} is not allowed: it must be True or False")
-    cfg["data_kwargs"] = _check_json_dict("data_kwargs", cfg["data_kwargs"])
-    bad = sorted(set(cfg["data_kwargs"]) - set(DATA_KWARGS))
-    require(not bad, f"data_kwargs key {bad[0] if bad else ''!r} is not allowed: allowed are {', '.join(DATA_KWARGS)}")
-    if "noise" in cfg["data_kwargs"]:
-        require(
-            cfg["dataset"] == "two_moons",
-            f"data_kwargs={cfg['data_kwargs']!r} is not allowed for dataset={cfg['dataset']!r}: noise is for two_moons",
-        )
-        cfg["data_kwargs"]["noise"] = _check_number("data_kwargs['noise']", cfg["data_kwargs"]["noise"])
-    if cfg["eval_batch_size"] is not None:
-        cfg["eval_batch_size"] = _check_int("eval_batch_size", cfg["eval_batch_size"], 1)
-    check_device_name(cfg["device"])
-
-    if "track_penalty" in cfg:
-        cfg["track_penalty"] = _check_int("track_penalty", cfg["track_penalty"], 0)
-    for key, default in OPTIONAL_DEFAULTS.items():
-        if key in cfg and cfg[key] == default:
-            del cfg[key]
-
-    return _drop_fields_without_effect(cfg)
-
-
-def _drop_fields_without_effect(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Give fields that cannot change any number one canonical value, so that configs computing the same
-    thing share one hash (and one run folder). Each rule below was checked to leave the numbers unchanged:
-
-    - mixup with α = 0 is ERM: λ ~ Beta(0, 0) is taken as λ = 1 (:func:`~mixup_lib.mixup.sample_lambda`), so
-      every mixed batch equals its clean batch and its one-hot labels (the mixing stream is separate from the
-      order/augment/init streams, so the batches are the same). It becomes ``method="erm"``.
-    - ERM ignores the mixup-only fields: ``alpha = 0``, ``mix_mode = "batch"``.
-    - ``augment=True`` on a data set whose recipe changes nothing (two moons, SVHN) becomes False.
-    - ``data_kwargs={"noise": <the loader's default>}`` is the same sample as no ``noise``.
-    - Two moons' ``n_train``/``n_test`` equal to its default size are the same sample as None.
-    - ``data_seed`` only chooses subsets (and the ``track_penalty`` points): with the whole image data set
-      for training and test and no tracking it becomes 0.
-    - ``batch_size`` above ``n_train`` is one full batch per epoch, as ``batch_size = n_train`` is.
-    """
-    from mixup_lib import data
-
-    if cfg["method"] == "mixup" and cfg["alpha"] == 0:
-        cfg["method"] = "erm"
-    if cfg["method"] == "erm":
-        cfg["alpha"] = 0.0
-        cfg["mix_mode"] = "batch"
-    moons = not _dataset_is_images(cfg["dataset"])
-    if cfg["augment"] and (moons or data.dataset_info(cfg["dataset"]).augment.is_identity):
-        cfg["augment"] = False
-    if cfg["data_kwargs"].get("noise") == _TWO_MOONS_DEFAULT_NOISE:
-        del cfg["data_kwargs"]["noise"]
-    if moons:
-        for key in ("n_train", "n_test"):
-            if cfg[key] == data.TWO_MOONS_DEFAULT_N:
-                cfg[key] = None
-    elif cfg["n_train"] is None and cfg["n_test"] is None and "track_penalty" not in cfg:
-        cfg["data_seed"] = 0
-    n_train = data.TWO_MOONS_DEFAULT_N if moons and cfg["n_train"] is None else cfg["n_train"]
-    if n_train is not None:
-        cfg["batch_size"] = min(cfg["batch_size"], n_train)
-    return cfg
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Learning rate, evaluation
@@ -373,16 +123,16 @@ def divergence_message(config: Mapping[str, Any], epoch: int, loss: float) -> st
     bound = 2 * (1 + momentum)
     head = f"training diverged in epoch {epoch}: the training loss is {loss}"
     product = f"lr·weight_decay = {lr * wd:.3g}"
-    if lr * wd >= bound and wd / _DEFAULTS["weight_decay"] >= lr / _DEFAULTS["lr"]:
+    if lr * wd >= bound and wd / DEFAULTS["weight_decay"] >= lr / DEFAULTS["lr"]:
         return (
             f"{head}; likely cause: weight_decay={wd!r} is too large for lr={lr!r} ({product} >= 2·(1 + momentum) "
             f"= {bound:.3g}, where the decay step alone makes the weights grow without limit): use weight_decay "
-            f"< {bound / lr:.3g} (default {_DEFAULTS['weight_decay']})"
+            f"< {bound / lr:.3g} (default {DEFAULTS['weight_decay']})"
         )
     stable = "exceeds" if lr * wd >= bound else "is below"
     return (
         f"{head}; likely cause: lr={lr!r} is too large for this model and data ({product} {stable} the "
-        f"weight-decay bound 2·(1 + momentum) = {bound:.3g}): try a lower lr (default {_DEFAULTS['lr']})"
+        f"weight-decay bound 2·(1 + momentum) = {bound:.3g}): try a lower lr (default {DEFAULTS['lr']})"
     )
 
 
@@ -416,7 +166,7 @@ class Trainer:
         from mixup_lib import data as data_module
         from mixup_lib import models
 
-        self.config = validate_config(config)
+        self.config: TrainConfig = validate(config)
         cfg = self.config
         self.device = resolve_device(cfg["device"] if device is None else str(device))
         if data is None:
@@ -428,7 +178,7 @@ class Trainer:
                 **cfg["data_kwargs"],
             )
         vectors = f"the data {data.name!r} ({data.in_channels} features per point)"
-        _check_model_fits_input(cfg["model"], vectors, data.input_size is not None)
+        check_model_fits_input(cfg["model"], vectors, data.input_size is not None)
         self.data = data.to(self.device)
         n = len(self.data.x_train)
         require(n >= 2, f"the training set has {n} examples: at least 2 are needed")
@@ -466,7 +216,7 @@ class Trainer:
         # A last batch of one example is dropped (mixup needs two; BatchNorm is ill-defined on one).
         self.steps_per_epoch = n // bs + (1 if n % bs >= 2 else 0)
         self.total_steps = self.steps_per_epoch * cfg["epochs"]
-        self.penalty_points = self._penalty_points(cfg.get("track_penalty", 0), n, cfg["data_seed"])
+        self.penalty_points = self._penalty_points(cfg.track_penalty, n, cfg["data_seed"])
         self.epoch = 0
         self.step = 0
         self.metrics: list[dict[str, Any]] = []
@@ -705,16 +455,10 @@ def train(
 
 
 __all__ = [
-    "DEFAULT_WARMUP",
-    "METHODS",
-    "OPTIONAL_DEFAULTS",
-    "SCHEDULES",
     "TRAINER_VERSION",
     "ConfigError",
     "Trainer",
-    "default_config",
     "evaluate",
     "learning_rate",
     "train",
-    "validate_config",
 ]

@@ -33,6 +33,18 @@ def test_width_and_dropout_options_change_the_network():
     assert all(block.dropout == 0.3 for block in wrn.block1)
 
 
+
+def test_both_networks_are_built_of_one_block_whose_dropout_acts_only_in_training():
+    wrn = build("wrn-10-1", 10, 3, dropout=0.5)
+    preact = build("preact-resnet18", 10, 3, width=4)
+    assert type(wrn.block1[0]) is type(preact.layer1[0]) is models.PreActBlock
+    assert all(block.dropout == 0 for layer in (preact.layer1, preact.layer4) for block in layer)
+    block, x = wrn.block2[0], torch.rand(2, 16, 8, 8)
+    block.train()
+    assert not torch.equal(block(x), block(x))
+    block.eval()
+    assert torch.equal(block(x), block(x))
+
 def test_frozen_parameters_are_not_counted():
     model = build("logreg", 3, in_channels=4)  # 4*3 + 3 = 15
     assert count_parameters(model) == 15

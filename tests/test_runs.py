@@ -126,6 +126,42 @@ def test_a_kill_mid_write_never_leaves_a_half_written_target(tmp_path):
     assert doc["n"] >= 2 and len(doc["pad"]) == 2_000_000
 
 
+
+@pytest.mark.parametrize(
+    ("chapter", "profile", "first"),
+    [
+        ("robustness", "smoke", "robustness-erm-9af975002d3a21c3"),
+        ("robustness", "quick", "robustness-erm-323d88d0b9b2980c"),
+        ("robustness", "full", "robustness-erm-ae8052fad6a72c04"),
+        ("robustness", "paper", "robustness-erm-14b93c2bbeae39a6"),
+        ("generalization", "smoke", "generalization-d8fe28092c9ebd9d"),
+        ("generalization", "quick", "generalization-64d48fb402cecf2d"),
+        ("generalization", "full", "generalization-1915b06c4880230c"),
+        ("generalization", "paper", "generalization-43db6f22ffe07e65"),
+    ],
+)
+def test_the_chapters_run_names_are_those_of_before_the_frozen_config(chapter, profile, first):
+    """Golden names (TRAINER_VERSION 3), measured before the schema moved to mixup_lib.config: the frozen
+    TrainConfig hashes what the validated dict hashed, so no stored or committed run is orphaned."""
+    import importlib
+
+    from mixup_lib import profiles
+
+    module = importlib.import_module(f"mixup_lib.chapters.{chapter}")
+    assert runs.run_name(module.configs(profiles.resolve(chapter, profile))[0]) == first
+
+
+def test_a_store_hit_validates_the_config_once_and_the_stored_config_once(store, monkeypatch):
+    from mixup_lib import config
+
+    runs.get_or_train(MOONS, **store)
+    seen = []
+    checked = config._checked
+    monkeypatch.setattr(config, "_checked", lambda cfg: seen.append(dict(cfg)) or checked(cfg))
+    assert runs.get_or_train(MOONS, **store).source == "store"
+    assert [c["name"] for c in seen] == ["moons", "moons"]  # the caller's config, then config.json as read
+    assert seen[1] == config.validate_config(MOONS)
+
 # -- store hits ---------------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+from mixup_lib import config as schema
 from mixup_lib import train
 from mixup_lib.data import AugmentSpec, TensorData
 from mixup_lib.errors import ConfigError
@@ -254,10 +255,29 @@ def test_progress_false_prints_nothing(capsys):
 # -- optional field: track_penalty (Section 4's data-adaptive penalty along training) -------------------------
 
 
+
+def test_a_config_is_validated_once_into_a_frozen_object_that_reads_as_its_dict():
+    import json
+    import pickle
+
+    cfg = schema.validate({**MOONS, "model_kwargs": {"hidden": 8}, "data_kwargs": {"noise": 0.2}})
+    assert schema.validate(cfg) is cfg  # validated once: passing it on checks nothing again
+    plain = schema.validate_config({**MOONS, "model_kwargs": {"hidden": 8}, "data_kwargs": {"noise": 0.2}})
+    assert cfg.as_dict() == plain == dict(cfg) == cfg and type(cfg.as_dict()["model_kwargs"]) is dict
+    assert json.loads(json.dumps(cfg.as_dict())) == plain  # what config.json holds
+    assert (cfg.epochs, cfg["epochs"], cfg.track_penalty, "track_penalty" in cfg) == (3, 3, 0, False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 1.0
+    with pytest.raises(TypeError):
+        cfg.model_kwargs["hidden"] = 9
+    cfg.as_dict()["model_kwargs"]["hidden"] = 9  # a copy: the config is unchanged
+    assert cfg.model_kwargs == {"hidden": 8} and pickle.loads(pickle.dumps(cfg)) == cfg
+    assert train.Trainer(cfg, data=None).config is cfg
+
 def test_track_penalty_is_optional_and_leaves_existing_hashes_unchanged():
     from mixup_lib import runs
 
-    assert "track_penalty" not in train.default_config() and train.OPTIONAL_DEFAULTS == {"track_penalty": 0}
+    assert "track_penalty" not in schema.default_config() and schema.OPTIONAL_DEFAULTS == {"track_penalty": 0}
     plain = train.validate_config(MOONS)
     assert "track_penalty" not in plain  # absent while at its default ...
     assert train.validate_config({**MOONS, "track_penalty": 0}) == plain  # ... also when given as 0
@@ -450,7 +470,7 @@ def test_configs_that_differ_keep_their_own_hash(config, twin):
 def test_the_merged_configs_really_train_to_the_same_numbers(monkeypatch, config, twin):
     """With the merging switched off, each pair trains to the same weights and metrics (up to float32 rounding
     in ``mix_loss`` for mixup with α = 0, whose soft-label loss rounds differently from ERM's)."""
-    monkeypatch.setattr(train, "_drop_fields_without_effect", lambda cfg: cfg)
+    monkeypatch.setattr(schema, "_drop_fields_without_effect", lambda cfg: cfg)
     short = {"epochs": 2, "model_kwargs": {"hidden": 16}}
     a = train.Trainer({**config, **short})
     b = train.Trainer({**twin, **short})
