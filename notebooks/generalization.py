@@ -13,6 +13,64 @@
 # %% [markdown]
 # # Generalization: mixup's gap against ERM's (Figs. 5–8 and Fig. 1b)
 #
+# **Downloads:** {download}`this page's source (jupytext, .py) </notebooks/generalization.py>` ·
+# {download}`the executed notebook (.ipynb) </book/generated/generalization.ipynb>`
+
+# %% tags=["parameters"]
+profile = "quick"  # smoke | quick | paper
+device = "auto"  # auto picks cuda, then mps, then cpu
+seeds = None  # None: the profile seeds
+width = None  # base width of the PreAct ResNet-18 (64 in the paper network)
+n_train = None  # training subset per data set (None in paper: all of it)
+n_test = None
+epochs = None
+alpha = None  # mixup alpha (beta equals alpha)
+track_penalty = None  # training points on which the Section 4 penalty is measured after each epoch
+n_grid = None  # training-set sizes of the n sweep (beyond the paper)
+alpha_grid = None  # mixup alphas of the alpha sweep (beyond the paper)
+sweep_seeds = None
+fallback = None  # True: an unavailable data set runs on Fashion-MNIST, visibly; False: shown as missing
+
+# %% tags=["hide-input"]
+import time
+
+import matplotlib.pyplot as plt
+from IPython.display import HTML, Markdown, display
+
+import mixup_lib.results
+from mixup_lib import claims, profiles
+from mixup_lib.chapters import generalization as chapter
+from mixup_lib.report import plots, tables
+
+settings = profiles.resolve("generalization", profile, seeds=seeds, width=width, n_train=n_train, n_test=n_test,
+                            epochs=epochs, alpha=alpha, track_penalty=track_penalty, n_grid=n_grid,
+                            alpha_grid=alpha_grid, sweep_seeds=sweep_seeds, fallback=fallback)
+started = time.time()
+results, where = mixup_lib.results.obtain("generalization", settings, device=device)
+plots.use_style()
+display(HTML(tables.provenance_line(results, where, committed_dir=mixup_lib.results.committed_dir(), since=started)))
+# at the top, one notice naming every substituted data set: the page must not hide a substitution
+display(HTML(tables.notices([(d["requested"], d["used"], d["reason"]) for d in results["datasets"] if d["substituted"]])))
+# the data set whose runs were used → the requested data sets those runs stand for (each set of runs drawn once)
+stands_for = {}
+for d in results["datasets"]:
+    if d["used"] is not None:
+        stands_for.setdefault(d["used"], []).append(d)
+
+
+# the requested data set under which each set of runs is shown (the one that ran itself, where it was asked for)
+shown_as = {used: next((d for d in group if d["requested"] == used), group[0])["requested"]
+            for used, group in stands_for.items()}
+
+
+def group_title(used: str, sep: str = " ") -> str:
+    """The data set that ran, and every other data set its runs stand for (substituted)."""
+    others = [d["title"] for d in stands_for[used] if d["substituted"]]
+    ran = chapter.title(used)
+    return ran if not others else f"{ran}{sep}(its runs also stand for{sep}{', '.join(others)}: substituted)"
+
+
+# %% [markdown]
 # **What the paper states.** Figs. 5–8 of {cite}`zhang2021how` show, on CIFAR-10, CIFAR-100
 # {cite}`krizhevsky2009learning`, Fashion-MNIST {cite}`xiao2017fashion` and Kuzushiji-MNIST
 # {cite}`clanuwat2018deep`, the training and test loss and error of a pre-activation ResNet-18
@@ -43,45 +101,14 @@
 # `make figure NB=generalization PARAMS="-p profile paper"` (equivalently `PROFILE=paper`); about
 # 4 data sets × 2 methods × 3 seeds × 100 epochs of PreAct ResNet-18 plus the two sweeps on Fashion-MNIST.
 
-# %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
-device = "auto"  # auto picks cuda, then mps, then cpu
-seeds = None  # None: the profile seeds
-width = None  # base width of the PreAct ResNet-18 (64 in the paper network)
-n_train = None  # training subset per data set (None in paper: all of it)
-n_test = None
-epochs = None
-alpha = None  # mixup alpha (beta equals alpha)
-track_penalty = None  # training points on which the Section 4 penalty is measured after each epoch
-n_grid = None  # training-set sizes of the n sweep (beyond the paper)
-alpha_grid = None  # mixup alphas of the alpha sweep (beyond the paper)
-sweep_seeds = None
-fallback = None  # True: an unavailable data set runs on Fashion-MNIST, visibly; False: shown as missing
-
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-from IPython.display import HTML, Markdown, display
-
-import mixup_lib.results
-from mixup_lib import claims, profiles
-from mixup_lib.chapters import generalization as chapter
-from mixup_lib.report import plots, tables
-
-settings = profiles.resolve("generalization", profile, seeds=seeds, width=width, n_train=n_train, n_test=n_test,
-                            epochs=epochs, alpha=alpha, track_penalty=track_penalty, n_grid=n_grid,
-                            alpha_grid=alpha_grid, sweep_seeds=sweep_seeds, fallback=fallback)
-results, where = mixup_lib.results.obtain("generalization", settings, device=device)
-plots.use_style()
-for d in results["datasets"]:  # first, above the settings: the page must not hide a substituted data set
-    if d["substituted"]:
-        display(HTML(tables.notice(d["requested"], d["used"], d["reason"])))
 display(HTML(tables.record_table(results["setup"], "What was run")))
 
 # %% [markdown]
 # Where a data set was substituted, its runs have **exactly the same configs** as Fashion-MNIST's (the config
-# names the data set actually used), so the run store computes them once and **the substituted panels
-# coincide with the Fashion-MNIST panel**; they are drawn anyway so that the page has the paper's four
-# figures in place. The cell below checks the coincidence by the runs' hashes.
+# names the data set actually used), so the run store computes them once: each set of runs is **drawn once**
+# below, with every data set it stands for named in its title. The cell below checks the coincidence by the runs'
+# hashes.
 
 # %% tags=["hide-input"]
 count = results["runs"]
@@ -93,32 +120,38 @@ if count["coinciding"]:
           + ", ".join(map(chapter.title, count["coinciding"])))
 
 # %% [markdown]
-# ## Figs. 5–8: loss, error and the gap along training, one figure per data set
+# ## Figs. 5–8: loss, error and the gap along training, one row per data set that ran
 #
-# Lines are means over seeds, bands min–max over seeds. Training curves (solid) are on the clean training set;
-# test curves dashed. The gap panels show test − train for the loss and for the error (1 − accuracy).
+# {numref}`fig-curves` has one row per set of runs. Lines are means over seeds, bands min–max over seeds. Training
+# curves (solid) are on the clean training set; test curves dashed. The gap panels show test − train for the loss
+# and for the error (1 − accuracy).
 
 # %% tags=["hide-input"]
 for d in results["datasets"]:
     if d["used"] is None:
         print(f"{d['title']}: not available on this machine and fallback is off: no figure")
-        continue
-    used = f" (substituted: runs on {d['used_title']}, the same runs as its figure)" if d["substituted"] else ""
-    plots.curves_figure(chapter.curves_of(results, d["requested"]), d["title"] + used)
-    plt.show()
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-curves", "caption": "The paper's Figs. 5–8, reproduced: training (solid) and test (dashed) loss and error, and the gaps (test − train), for ERM and mixup, one row per data set that ran; the row title names every data set its runs stand for."}}
+plots.curves_grid_figure([(results["curves"][used], group_title(used)) for used in stands_for])
+plt.show()
 
 # %% [markdown]
 # ## The final gaps across data sets (the role of Fig. 1b)
 #
-# Bars: mean over seeds of the gap at the last epoch; whiskers: min–max over seeds. A data set that could not
-# be had and was not substituted keeps its place, marked "not available".
+# {numref}`fig-gap-summary`: bars are the mean over seeds of the gap at the last epoch; whiskers: min–max over
+# seeds. Each set of runs is drawn once, under the data set that ran (its label names the data sets it stands
+# for). A data set that could not be had and was not substituted keeps its place, marked "not available".
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-summary", "caption": "The final generalization gaps of ERM and mixup, loss (left) and error (right), per data set that ran (the role of the paper's Fig. 1b)."}}
+shown = {*shown_as.values(), *(d["requested"] for d in results["datasets"] if d["used"] is None)}
+names = {d["requested"]: d["title"] for d in results["datasets"]}
+names.update({requested: group_title(used, "\n") for used, requested in shown_as.items()})
+plots.gap_summary_figure([r for r in results["summary"] if r["dataset"] in shown], names)
+plt.show()
 
 # %% tags=["hide-input"]
-names = {d["requested"]: f"{d['title']}\n(ran on\n{d['used_title']})" if d["substituted"] else d["title"]
-         for d in results["datasets"]}
-plots.gap_summary_figure(results["summary"], names)
-plt.show()
-display(HTML(tables.table(chapter.final_gap_rows(results), [
+shown_titles = {chapter.title(name) for name in shown}
+display(HTML(tables.table([r for r in chapter.final_gap_rows(results) if r["dataset"] in shown_titles], [
     ("data set", "dataset", ""), ("gap", "quantity", ""),
     *((f"{plots.method_label(m)} {k}", f"{m}_{k}", ".3f") for m in chapter.METHODS for k in ("mean", "min", "max")),
 ], "Final gaps, mean, min and max over seeds")))
@@ -183,16 +216,18 @@ display(HTML(tables.table(results["published"], [
 # Section 4 bounds the gap of the models mixup favours by a quantity of order $\sqrt{\operatorname{rank}
 # (\Sigma_X)/n}$. We train both methods on several $n$ (stratified subsets of Fashion-MNIST, the same test
 # subset, the same number of epochs, so a smaller $n$ also gets fewer SGD steps; the table shows how well each
-# run fits its training set) and plot the final gaps on log–log axes with a slope −1/2 for reference. At
+# run fits its training set) and plot the final gaps on log–log axes ({numref}`fig-n-sweep`). At
 # `quick` this sweep uses fewer seeds than the figures above (see the table of settings); with one seed there is
 # no band.
 # The table gives rank(Σ̂_X) of each training subset (pixel space, d = 784) and three softer effective ranks:
 # the participation ratio (Σλ)²/Σλ², the entropy rank, and the number of principal components holding 90% and
 # 99% of the variance.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-n-sweep", "caption": "Beyond the paper: the final gaps against the training-set size $n$ on log–log axes (Fashion-MNIST), with a slope −1/2 for reference."}}
 plots.n_sweep_figure(results["n_sweep"]["summary"], results["n_sweep"]["slopes"])
 plt.show()
+
+# %% tags=["hide-input"]
 display(HTML(tables.table(results["n_sweep"]["ranks"], [
     ("n", "n", ""), ("rank Σ̂", "rank", ""), ("participation ratio", "participation_ratio", ".1f"),
     ("entropy rank", "entropy_rank", ".1f"), ("PCs for 90%", "k_0.9", ""), ("PCs for 99%", "k_0.99", ""),
@@ -214,9 +249,9 @@ display(HTML(tables.table(results["n_sweep"]["ranks"], [
 # Section 4's penalty carries the weight $\mathbb E_{\tilde{\mathcal D}_\lambda}[(1-\lambda)^2]/2 =
 # \alpha/(4(2\alpha+1))$, increasing in α, so a larger α should regularize more. We train mixup at each α of the
 # grid on the main training subset (α = 0 is ERM), with the sweep seeds, and show the final gaps, the final clean
-# training and test losses, and the final data-adaptive penalty.
+# training and test losses, and the final data-adaptive penalty ({numref}`fig-gap-alpha`).
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-alpha", "caption": "Beyond the paper: against α (0: ERM), the final gaps, the final clean training and test losses, and the final penalties {eq}`eq-penalty`."}}
 sweep = results["alpha_sweep"]
 plots.gap_alpha_sweep_figure(sweep["alphas"], sweep["summary"], chapter.PENALTY_NAMES)
 plt.show()
@@ -231,9 +266,9 @@ print(f"Spearman correlation of the final gap with α: loss {sweep['trend']['los
 #
 # $$P(\theta) = \frac1m\sum_i \mathbb E_r\big[(r-x_i)^\top \nabla f(x_i)^\top h''(f(x_i))\,\nabla f(x_i)\,(r-x_i)\big]
 # = \frac1m\sum_i \Big[\operatorname{tr}\big(h''_i J_i \hat\Sigma J_i^\top\big)
-# + (J_i\delta_i)^\top h''_i (J_i\delta_i)\Big],$$
+# + (J_i\delta_i)^\top h''_i (J_i\delta_i)\Big],$$ (eq-penalty)
 #
-# Lemma 3.1's $R_2$ divided by its weight $\mathbb E[(1-\lambda)^2]/2$: the quantity mixup's loss adds, on one
+# Lemma 3.1's $R_2$ (in {eq}`eq-approx-loss` of the approximation chapter) divided by its weight $\mathbb E[(1-\lambda)^2]/2$: the quantity mixup's loss adds, on one
 # yardstick for ERM and mixup models whatever their α. $J_i$ is the input Jacobian of the logits (pixel space),
 # $h''_i = \operatorname{diag}(p_i) - p_i p_i^\top$ the softmax Hessian, $\hat\Sigma$ the covariance of the $m$
 # points (the first term is the theory's quadratic form $\nabla f^\top\hat\Sigma_X\nabla f$ with the GLM curvature)
@@ -243,12 +278,16 @@ print(f"Spearman correlation of the final gap with α: loss {sweep['trend']['los
 # $\|X_c\nabla f_k\|^2/m$): how fast the logits change along the directions in which the data vary. Both come
 # from `approx`'s batched Jacobians and covariance factor, the code that checks Lemma 3.1 in the previous
 # chapter (a test checks $P$ against its $R_2$, and both forms against brute force for a linear model).
+# {numref}`fig-penalty` shows both along training.
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-penalty", "caption": "Beyond the paper: the data-adaptive penalty $P(\\theta)$ of {eq}`eq-penalty` and its curvature-free form $G(\\theta)$ along training, ERM and mixup, on the tracked training points."}}
+penalized = dict.fromkeys(c["dataset"] for c in results["penalty"])
+if penalized:
+    plots.penalty_figure([(results["curves"][used], f"{chapter.title(used)}, {settings['track_penalty']} "
+                                "training points") for used in penalized], chapter.PENALTY_NAMES)
+    plt.show()
 
 # %% tags=["hide-input"]
-for used in dict.fromkeys(c["dataset"] for c in results["penalty"]):
-    plots.penalty_figure(results["curves"][used], chapter.PENALTY_NAMES,
-                         f"{chapter.title(used)}, {settings['track_penalty']} training points")
-    plt.show()
 for c in results["penalty"]:
     print(f"{chapter.title(c['dataset'])}, {chapter.PENALTY_NAMES[c['key']]}: mixup below ERM in "
           f"{c['fraction_below']:.0%} of the epochs; final ERM {c['final_erm']:.4g}, mixup {c['final_mixup']:.4g}")
@@ -268,4 +307,6 @@ display(Markdown(chapter.sweep_rules()))
 display(HTML(claims.claims_table(chapter.verdicts(results))))
 
 # %% tags=["hide-input"]
-display(HTML(tables.record_table(results["provenance"], "Provenance")))
+display(HTML(tables.record_table(
+    {**results["provenance"], "results file": tables.results_file(where, mixup_lib.results.committed_dir())},
+    "Provenance")))

@@ -13,17 +13,58 @@
 # %% [markdown]
 # # Robustness: Fig. 1a, Theorems 3.1/3.2 and Fig. 3
 #
+# **Downloads:** {download}`this page's source (jupytext, .py) </notebooks/robustness.py>` ·
+# {download}`the executed notebook (.ipynb) </book/generated/robustness.ipynb>`
+
+# %% tags=["parameters"]
+profile = "quick"  # smoke | quick | paper
+device = "auto"  # auto: cuda, then mps, then cpu
+seeds = None  # None: the profile seeds
+alpha = None  # mixup alpha of Fig. 1a (beta equals alpha), None for the profile value
+model = None  # network name such as wrn-16-8, None for the profile value
+epochs = None
+n_train = None
+n_test = None
+eps_255 = None  # FGSM grid in units of 1/255, starting at 0
+pgd_points = None
+alpha_sweep = None
+
+# %% tags=["hide-input"]
+import time
+
+import matplotlib.pyplot as plt
+from IPython.display import HTML, display
+
+from mixup_lib import claims, profiles
+from mixup_lib import results as store
+from mixup_lib.chapters import robustness as chapter
+from mixup_lib.report import plots, tables
+
+settings = profiles.resolve("robustness", profile, seeds=seeds, alpha=alpha, model=model, epochs=epochs,
+                            n_train=n_train, n_test=n_test, eps_255=eps_255, pgd_points=pgd_points,
+                            alpha_sweep=alpha_sweep)
+started = time.time()
+results, where = store.obtain("robustness", settings, device=device)
+plots.use_style()
+data = results["dataset"]
+display(HTML(tables.provenance_line(results, where, committed_dir=store.committed_dir(), since=started)))
+if data["is_fallback"]:  # at the top: the page must not hide a substituted data set
+    display(HTML(tables.notice(data["requested"], data["used"], data["reason"] or "")))
+
+# %% [markdown]
 # **What the paper states.** Fig. 1a of {cite}`zhang2021how` plots the robust test accuracy under FGSM
 # {cite}`goodfellow2015explaining` of a mixup-trained and an ERM-trained Wide ResNet WRN-16-8
 # {cite}`zagoruyko2016wide` on SVHN {cite}`netzer2011reading`, trained with SGD, mini-batch 64, momentum 0.9
 # and learning rate 0.1: the mixup model stays more accurate under the attack. Section 3 explains it: for
 # logistic regression (Theorem 3.1) and for ReLU networks without biases (Theorem 3.2), at parameters with
-# zero training error and with centred data, the approximate mixup loss of Eq. (3) bounds a second-order
-# ℓ2 adversarial loss from above,
+# zero training error and with centred data, the approximate mixup loss (the paper's Eq. 3, {eq}`eq-approx-loss`
+# in the approximation chapter) bounds a second-order ℓ2 adversarial loss from above,
 #
-# $$\tilde L^{\mathrm{mix}}(\theta) \;\ge\; \tilde L^{\mathrm{adv}}(\theta, \varepsilon_{\mathrm{mix}}\sqrt d),\qquad
+# $$
+# \tilde L^{\mathrm{mix}}(\theta) \;\ge\; \tilde L^{\mathrm{adv}}(\theta, \varepsilon_{\mathrm{mix}}\sqrt d),\qquad
 # \varepsilon_{\mathrm{mix}} = R\, c_x\, \mathbb E_{\tilde{\mathcal D}_\lambda}[1-\lambda],\quad
-# R = \min_i |\cos(\nabla f(x_i), x_i)|,\quad c_x = \min_i \|x_i\|/\sqrt d,$$
+# R = \min_i |\cos(\nabla f(x_i), x_i)|,\quad c_x = \min_i \|x_i\|/\sqrt d,
+# $$ (eq-bound)
 #
 # and an ℓ∞ step of size ε (FGSM) has ℓ2 norm ε√d. Fig. 3 confirms a "phenomenon" the argument needs: that
 # $R$ is not tiny for trained networks.
@@ -40,40 +81,11 @@
 # profile paper"`.
 #
 # **What is reconstructed.** The statement of the theorems is reconstructed from the paper's text (see the
-# project's specification); what exactly Fig. 3 showed could not be checked, so the Fig. 3 below is our
+# project's specification); what exactly Fig. 3 showed could not be checked, so {numref}`fig-cosines` is our
 # reconstruction of its most likely content. Everything marked *beyond the paper* (PGD, α sweep, the radius up
 # to which the inequality actually holds) is ours.
 
-# %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
-device = "auto"  # auto: cuda, then mps, then cpu
-seeds = None  # None: the profile seeds
-alpha = None  # mixup alpha of Fig. 1a (beta equals alpha), None for the profile value
-model = None  # network name such as wrn-16-8, None for the profile value
-epochs = None
-n_train = None
-n_test = None
-eps_255 = None  # FGSM grid in units of 1/255, starting at 0
-pgd_points = None
-alpha_sweep = None
-
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-from IPython.display import HTML, display
-
-from mixup_lib import claims, profiles
-from mixup_lib import results as store
-from mixup_lib.chapters import robustness as chapter
-from mixup_lib.report import plots, tables
-
-settings = profiles.resolve("robustness", profile, seeds=seeds, alpha=alpha, model=model, epochs=epochs,
-                            n_train=n_train, n_test=n_test, eps_255=eps_255, pgd_points=pgd_points,
-                            alpha_sweep=alpha_sweep)
-results, where = store.obtain("robustness", settings, device=device)
-plots.use_style()
-data = results["dataset"]
-if data["is_fallback"]:  # first, above the settings: the page must not hide a substituted data set
-    display(HTML(tables.notice(data["requested"], data["used"], data["reason"] or "")))
 display(HTML(tables.record_table({**results["setup"], **settings}, "What was run")))
 
 # %% [markdown]
@@ -81,19 +93,23 @@ display(HTML(tables.record_table({**results["setup"], **settings}, "What was run
 #
 # One ERM and one mixup network per seed, trained by the project's trainer (finished runs are reused from the
 # run store) and attacked on the trainer's test points with FGSM-ℓ∞, $x' = \mathrm{clip}_{[0,1]}(x + \varepsilon\,
-# \mathrm{sign}\,\nabla_x l)$, at every ε of the grid; ε = 0 is the clean accuracy. Attack results are cached
-# per network, attack, ε grid and test data.
+# \mathrm{sign}\,\nabla_x l)$, at every ε of the grid; ε = 0 is the clean accuracy ({numref}`fig-fig1a`). Attack
+# results are cached per network, attack, ε grid and test data.
 
-# %%
+# %% tags=["hide-input"]
 fig1a = results["fig1a"]
 display(HTML(tables.table(results["networks"], [
     ("method", "method", ""), ("α", "alpha", "g"), ("seed", "seed", "d"), ("network of", "role", ""),
     ("run", "hash", tables.CODE), ("trainer's final test accuracy", "test_acc", ".3f")],
     f"Trained networks ({settings['model']} on {data['used']})")))
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-fig1a", "caption": "The paper's Fig. 1a, reproduced: robust test accuracy under FGSM against ε for ERM and mixup (left), and over each network's clean accuracy (right). Lines: mean over seeds; bands: min–max."}}
 plots.robust_accuracy_figure(
     fig1a["eps_255"], fig1a["curves"], alpha=fig1a["alpha"], chance=data["chance"],
     title=f"Fig. 1a (reproduced on {data['used']}): {settings['model']}, {len(fig1a['seeds'])} seeds")
 plt.show()
+
+# %% tags=["hide-input"]
 display(HTML(tables.table(fig1a["table"], [
     ("ε (× 1/255)", "eps_255", "g"), ("ERM (mean)", "erm", ".3f"), ("mixup (mean)", "mixup", ".3f"),
     ("mixup − ERM (pt)", "diff_pt", "+.1f"), ("se over seeds (pt)", "se_pt", ".1f")],
@@ -102,11 +118,11 @@ display(HTML(tables.table(fig1a["table"], [
 # %% [markdown]
 # **At matched clean accuracy.** The paper's claim compares the two networks "at similar clean accuracy"; two
 # networks whose clean accuracies differ by a few points can differ in robust accuracy for that reason alone.
-# Claim 6 is therefore judged on the right panel's quantity: each network's robust accuracy divided by its own
-# clean accuracy (the fraction of its correct test predictions that survive the attack), mixup against ERM over
+# Claim 6 is therefore judged on the quantity of {numref}`fig-fig1a`'s right panel: each network's robust accuracy
+# divided by its own clean accuracy (the fraction of its correct test predictions that survive the attack), mixup against ERM over
 # seeds, with the same z-test as the raw comparison (rule below, with the claims).
 
-# %%
+# %% tags=["hide-input"]
 display(HTML(tables.table(results["ratio"]["table"], [
     ("ε (× 1/255)", "eps_255", "g"), ("ERM robust/clean (mean)", "erm", ".3f"),
     ("mixup robust/clean (mean)", "mixup", ".3f"), ("mixup − ERM", "diff", "+.3f"), ("se over seeds", "se", ".3f")],
@@ -123,7 +139,7 @@ display(HTML(tables.table(results["ratio"]["table"], [
 # averaged over the grid's ε > 0 and the seeds; "–" under "direction agrees" means our difference is within
 # 1 point (no direction).
 
-# %%
+# %% tags=["hide-input"]
 display(HTML(tables.table(results["published"], [
     ("source", "source", ""), ("where", "where", ""), ("published setup", "setup", ""),
     ("published ERM", "erm", "g"), ("published mixup", "mixup", "g"), ("unit", "unit", ""),
@@ -138,9 +154,9 @@ display(HTML(tables.table(results["published"], [
 # The paper's claim and its theory concern single-step attacks. PGD-ℓ∞ {cite}`madry2018towards` iterates
 # signed-gradient steps inside the same ε-ball from a random start (seeded, so the numbers are reproducible).
 # It is run on the first test points only (time), so FGSM is rerun on the same points for a like-for-like
-# comparison. Solid: FGSM; dashed: PGD.
+# comparison ({numref}`fig-pgd`).
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-pgd", "caption": "Beyond the paper: robust accuracy under FGSM (solid) and PGD (dashed) on the same test points, ERM and mixup."}}
 pgd = results["pgd"]
 plots.attack_comparison_figure(pgd["eps_255"], pgd["fgsm"], pgd["pgd"], chance=data["chance"], points=pgd["points"],
                                title=f"FGSM vs PGD-{pgd['steps']} ({data['used']})")
@@ -150,9 +166,9 @@ plt.show()
 # ## Beyond the paper: robust accuracy against α
 #
 # Mixup at several α (α = 0 is ERM), first seed only (one network per α, so no band), same training recipe, FGSM
-# on all test points. Each line is one ε of the grid.
+# on all test points ({numref}`fig-alpha-sweep`).
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-alpha-sweep", "caption": "Beyond the paper: FGSM robust accuracy against α (α = 0: ERM), first seed; one line per ε of the grid."}}
 sweep = results["alpha_sweep"]
 plots.alpha_sweep_figure(sweep["alphas"], sweep["accuracy"], fig1a["eps_255"], chance=data["chance"],
                          title=f"Robust accuracy against α (seed {sweep['seed']}, {data['used']})")
@@ -166,7 +182,7 @@ plt.show()
 # are not attacked with PGD). The last table checks the attack code against the trainer: the ε = 0 point is the
 # trainer's final test accuracy.
 
-# %%
+# %% tags=["hide-input"]
 columns = [("method", "method", ""), ("α", "alpha", "g"), ("seed", "seed", "d"), ("train acc", "train", ".3f"),
            ("clean test acc", "clean", ".3f")]
 for level in (v for v in pgd["eps_255"] if v > 0):
@@ -206,9 +222,10 @@ display(HTML(tables.table([results], [
 # counted below), where its gradient is nearly orthogonal to $x$, so that $R$ would be tiny. We report what
 # training reaches and do not bend the assumptions. To see the inequality *under* its assumptions, we also run
 # the check on two moons pulled apart vertically (class 1 moved down by a gap, then centred): our construction,
-# not the paper's.
+# not the paper's. {numref}`fig-bound-check` shows both sides of the inequality in every case,
+# {numref}`fig-bound-radius` the guaranteed radius against the radius where the inequality stops.
 
-# %%
+# %% tags=["hide-input"]
 theorems = results["theorems"]
 display(HTML(tables.table(theorems["variants"], [
     ("data", "data", ""), ("class changes around the origin", "class_changes", "d"),
@@ -223,10 +240,12 @@ display(HTML(tables.table(theorems["rows"], [
     f"Theorems 3.1/3.2: n = {theorems['n']}, noise {theorems['noise']}, hidden {theorems['hidden']}, "
     f"{theorems['steps']} steps, seeds {theorems['seeds']}")))
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-bound-check", "caption": "Theorems 3.1/3.2 on two moons: the two sides of the bound {eq}`eq-bound`, per data set, model, training method and α; filled markers: cases that meet every assumption."}}
 variants = [v["data"] for v in theorems["variants"]]
 plots.bound_check_figure(theorems["rows"], variants, theorems["models"], theorems["alphas"])
 plt.show()
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-bound-radius", "caption": "Beyond the paper: the radius $\\varepsilon_{\\mathrm{mix}}\\sqrt d$ the bound {eq}`eq-bound` guarantees, against $\\varepsilon^*$, the largest radius at which it still holds."}}
 plots.bound_radius_figure(theorems["rows"], variants, theorems["models"], theorems["alphas"])
 plt.show()
 
@@ -240,7 +259,7 @@ plt.show()
 # R \cdot \min_i\|x_i\| \cdot \mathbb E[1-\lambda]$, a fraction $R\,\mathbb E[1-\lambda]$ of the smallest input norm.
 # The summary below is computed from the table.
 
-# %%
+# %% tags=["hide-input"]
 display(HTML(tables.table(theorems["summary"], [
     ("data", "data", ""), ("model", "model", ""), ("cases", "cases", "d"),
     ("assumptions met", "assumptions_met", "d"), ("inequality holds", "holds", "d"), ("R from", "R_min", ".1e"),
@@ -271,13 +290,15 @@ display(HTML(tables.table(theorems["summary"], [
 # true-class logit $f_{y_i}$ instead. The theory assumes centred data, so $x_i$ is centred by the training mean
 # (per pixel). Grey: the median of $|\cos|$ for directions unrelated to $x$ in the same dimension.
 
-# %%
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-cosines", "caption": "The paper's Fig. 3, reconstructed: the empirical distribution of $|\\cos(\\nabla f(x_i), x_i)|$ over training points, (a) for the Fig. 1a networks, (b) for the bias-free ReLU nets of the two-moons check."}}
 cos = results["cosines"]
 plots.cosine_figure(cos["curves"], null_images=cos["null_median"]["images"], null_moons=cos["null_median"]["moons"],
                     first_seed=fig1a["seeds"][0],
                     titles=(f"(a) {cos['model']} on {data['used']}, {cos['points']} training points",
                             "(b) bias-free ReLU nets on centred two moons"))
 plt.show()
+
+# %% tags=["hide-input"]
 display(HTML(tables.table(cos["table"], [
     ("network", "net", ""), ("seed", "seed", "d"), ("R = min", "R", ".1e"), ("5% quantile", "q05", ".3f"),
     ("median", "median", ".3f"), ("R·c_x·E[1−λ] (× 1/255)", "eps255", ".2g")],
@@ -285,14 +306,14 @@ display(HTML(tables.table(cos["table"], [
     f"E[1−λ] = {cos['E1']:.3f} at α = {cos['alpha']:g})")))
 
 # %% [markdown]
-# **Reading Fig. 3.** $R$ is a minimum over training points, so it is set by the single worst-aligned point and
+# **Reading Fig. 3** ({numref}`fig-cosines`). $R$ is a minimum over training points, so it is set by the single worst-aligned point and
 # falls as the training set grows; the 5% quantile and the median describe the bulk. The last column converts
 # $R$ into the ℓ∞ radius $\varepsilon_{\mathrm{mix}} = R\,c_x\,\mathbb E[1-\lambda]$ the bound would certify *if* its
 # assumptions held for these networks. They do not: ten classes instead of one logit, BatchNorm and biases
 # (so $f(x) \ne \nabla f(x)^\top x$), and zero training error is not guaranteed. The table below compares that
 # radius with the ε of Fig. 1a.
 
-# %%
+# %% tags=["hide-input"]
 display(HTML(tables.table(cos["by_method"], [
     ("method", "method", ""), ("R from", "R_min", ".1e"), ("R to", "R_max", ".1e"),
     ("median |cos| (mean over seeds)", "median", ".3f"), ("R / median", "R_over_median", ".1e"),
@@ -324,10 +345,10 @@ display(HTML(tables.table(cos["by_method"], [
 #   points have $|\cos|$ above the median for random directions in the same dimension; not supported if some
 #   network's median $|\cos|$ is at most that; otherwise inconclusive. $R$ itself is reported.
 
-# %%
+# %% tags=["hide-input"]
 display(HTML(claims.claims_table(chapter.verdicts(results))))
 
 # %% tags=["hide-input"]
 provenance = {key: value for key, value in results["provenance"].items() if key != "versions"}
 display(HTML(tables.record_table({**provenance, **results["provenance"].get("versions", {}),
-                                  "results file": where.name}, "Provenance")))
+                                  "results file": tables.results_file(where, store.committed_dir())}, "Provenance")))

@@ -13,7 +13,12 @@ one property of what it saw:
 * no broken internal link: every same-site ``<a href>`` answers 200 and its ``#fragment`` is an id on
   the target page (in-page ``#...`` links included; external links are not followed);
 * every ``_toc.yml`` entry is reachable from ``index.html`` by following the left navigation;
-* a full-page screenshot of every page, saved to ``_build/screenshots/<path with / as _>.png``.
+* a full-page screenshot of every page, saved to ``_build/screenshots/<path with / as _>.png``;
+* every range slider (the kernel-free α explorer) shows another frame when moved with the keyboard;
+* every chapter page (``book/generated/``) has numbered figures ("Fig. 1: …"), every image of its article sits in
+  a numbered figure, and it offers its jupytext source (.py) and executed notebook (.ipynb) for download;
+* no absolute path of a build machine (``/work/``, ``/tmp/``, ``/home/``, ``/root/`` …) in any page's text;
+* every function, class, method and exception on a page that documents them has a ``[source]`` link.
 
 The page may not reach the network: requests to any other host are refused (and so reported), so the
 result does not depend on whether the machine is online, and a book that needs a CDN fails here.
@@ -150,6 +155,12 @@ class Visit:
     nav_links: list[str] = field(default_factory=list)
     nav_visible: bool = False
     screenshot: Path | None = None
+    figures: list[dict] = field(default_factory=list)  # {number, caption} of every <figure>
+    loose_images: list[str] = field(default_factory=list)  # images of the article outside any <figure>
+    downloads: list[str] = field(default_factory=list)  # hrefs of the article's download links
+    paths: list[str] = field(default_factory=list)  # absolute file-system paths in the page's text
+    no_source: list[str] = field(default_factory=list)  # API entries without a [source] link
+    sliders: list[dict] = field(default_factory=list)  # {before, after, value_before, value_after} per slider
 
 
 @dataclass(repr=False)
@@ -205,6 +216,24 @@ async () => {
     rawTex.lastIndex = match.index + 40;  // one report per stretch of text, not one per delimiter
   }
 
+  const article = document.querySelector('article') || document.querySelector('main') || document.body;
+  const figures = Array.from(article.querySelectorAll('figure'), fig => ({
+    number: (fig.querySelector('.caption-number') || {textContent: ''}).textContent.trim(),
+    caption: (fig.querySelector('figcaption') || {textContent: ''}).textContent.trim().slice(0, 120)}));
+  const looseImages = Array.from(article.querySelectorAll('img'))
+    .filter(img => !img.closest('figure')).map(img => (img.getAttribute('src') || '').slice(0, 80));
+  const downloads = Array.from(article.querySelectorAll('a.download, a[download]'), a => a.href);
+  const whole = document.body.cloneNode(true);
+  whole.querySelectorAll('script, style').forEach(node => node.remove());
+  const paths = [];
+  const absolute = /(^|[^\w.$~-])(\/(?:work|tmp|home|root|Users|private|mnt|scratch|var\/folders)\/[^\s'"<>)]*)/g;
+  for (const found of whole.textContent.matchAll(absolute)) {
+    if (paths.length < 5) paths.push(found[2].slice(0, 100));
+  }
+  const noSource = Array.from(document.querySelectorAll(
+      'dl.py.function > dt.sig, dl.py.class > dt.sig, dl.py.method > dt.sig, dl.py.exception > dt.sig'))
+    .filter(dt => !dt.querySelector('.viewcode-link')).map(dt => (dt.id || dt.textContent.trim()).slice(0, 80));
+
   const visible = node => !!node && node.getClientRects().length > 0
                           && getComputedStyle(node).visibility !== 'hidden';
   const sidebar = document.querySelector('.bd-sidebar-primary');
@@ -216,9 +245,36 @@ async () => {
     links: Array.from(document.querySelectorAll('a[href]'), a => a.href),
     navLinks: sidebar ? Array.from(sidebar.querySelectorAll('a[href]'), a => a.href) : [],
     navVisible: visible(nav),
+    figures, looseImages, downloads, paths, noSource,
   };
 }
 """
+
+
+# The frame an α slider shows: the <img> of the animation block that holds it (matplotlib's to_jshtml).
+FRAME_JS = r"""
+index => {
+  const slider = document.querySelectorAll('input[type=range]')[index];
+  const block = slider.closest('.animation') || slider.parentElement.parentElement;
+  const img = block.querySelector('img');
+  return {src: img ? img.src : null, value: slider.value};
+}
+"""
+
+
+def _move_sliders(tab) -> list[dict]:
+    """Press → on every range slider of the page, as a reader would; what its frame was before and after."""
+    moved = []
+    sliders = tab.locator("input[type=range]")
+    for index in range(sliders.count()):
+        before = tab.evaluate(FRAME_JS, index)
+        sliders.nth(index).focus()
+        sliders.nth(index).press("ArrowRight")
+        tab.wait_for_timeout(200)
+        after = tab.evaluate(FRAME_JS, index)
+        moved.append({"before": before["src"], "after": after["src"], "value_before": before["value"],
+                      "value_after": after["value"]})
+    return moved
 
 
 def _chromium_executable() -> str:
@@ -369,6 +425,8 @@ def crawl(chromium, site) -> Crawl:
             visit.final_url = tab.url
             visit.images, visit.math = seen["images"], seen["math"]
             visit.links, visit.nav_links, visit.nav_visible = seen["links"], seen["navLinks"], seen["navVisible"]
+            visit.figures, visit.loose_images, visit.downloads = seen["figures"], seen["looseImages"], seen["downloads"]
+            visit.paths, visit.no_source = seen["paths"], seen["noSource"]
             if visit.redirect is None:  # a redirect page shows nothing of its own: its target is shot
                 visit.screenshot = shots / screenshot_name(page)
                 height = min(tab.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
@@ -376,6 +434,7 @@ def crawl(chromium, site) -> Crawl:
                                clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height})
                 for folder in folders[1:]:
                     shutil.copy2(visit.screenshot, folder / visit.screenshot.name)
+                visit.sliders = _move_sliders(tab)  # after the shot: the page is shown as it loads
             visits[page] = visit
         browser.close()
 
@@ -496,3 +555,52 @@ def test_a_screenshot_of_every_page_is_saved(crawl):
                 missing.append(str(shot))
     if missing:
         pytest.fail(f"screenshots not saved: {missing}", pytrace=False)
+
+
+def _chapters(crawl):
+    """(page, visit) of every figure chapter of the table of contents (the executed notebooks)."""
+    return [(page, crawl.visits[page]) for page in crawl.toc if page.startswith("book/generated/")]
+
+
+def test_every_slider_shows_another_frame_when_moved(crawl):
+    problems, sliders = {}, 0
+    for page, visit in _content_pages(crawl):
+        items = []
+        for i, moved in enumerate(visit.sliders):
+            sliders += 1
+            if moved["value_after"] == moved["value_before"]:
+                items.append(f"slider {i}: → did not move it (value {moved['value_before']})")
+            elif not moved["before"] or moved["after"] == moved["before"]:
+                items.append(f"slider {i}: moved from {moved['value_before']} to {moved['value_after']}, "
+                             "but the frame did not change")
+        problems[page] = items
+    _fail_if(problems, "sliders that do not work without a kernel:")
+    assert sliders, "no page has a range slider: the α explorer of the approximation chapter is missing"
+
+
+def test_every_chapter_numbers_its_figures_and_offers_its_sources(crawl):
+    problems = {}
+    for page, visit in _chapters(crawl):
+        items = []
+        if not visit.figures:
+            items.append("no <figure> on the page")
+        items += [f"figure without a number: {fig['caption'][:60]!r}" for fig in visit.figures
+                  if not re.fullmatch(r"Fig\. \d+(\.\d+)*", fig["number"].rstrip(":").strip())]
+        items += [f"image outside a numbered figure: {src}" for src in visit.loose_images]
+        for suffix, what in ((".py", "jupytext source"), (".ipynb", "executed notebook")):
+            if not any(urllib.parse.urlsplit(link).path.endswith(suffix) for link in visit.downloads):
+                items.append(f"no download link to its {what} ({suffix})")
+        problems[page] = items
+    _fail_if(problems, "chapter pages without numbered figures or downloads:")
+
+
+def test_no_absolute_path_of_the_build_machine_in_any_page(crawl):
+    problems = {page: [f"absolute path in the text: {path}" for path in visit.paths]
+                for page, visit in _content_pages(crawl)}
+    _fail_if(problems, "pages that show a path of the machine that built them (show $MIXUP_DATA/…, results/…):")
+
+
+def test_every_documented_function_links_to_its_source(crawl):
+    problems = {page: [f"no [source] link: {name}" for name in visit.no_source]
+                for page, visit in _content_pages(crawl)}
+    _fail_if(problems, "API entries without a [source] link (sphinx.ext.viewcode):")

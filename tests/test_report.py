@@ -93,3 +93,72 @@ def test_old_plots_module_is_the_report_module_and_report_is_a_leaf():
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         ours = {m for m in imported if m.startswith("mixup_lib")}
         assert ours <= allowed, (path.name, ours - allowed)
+
+
+def _results(**provenance):
+    base = {"date": "2026-12-02 15:28 UTC", "machine": "x86_64, Linux 6.1", "cores": 2, "device": "cpu (1 threads)",
+            "git commit": "7c7fd89d27fb", "wall time s": 4380.0}
+    return {"chapter": "robustness", "settings": {"profile": "full"}, "provenance": {**base, **provenance}}
+
+
+def test_results_file_is_repository_relative_or_under_the_run_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("MIXUP_RESULTS", raising=False)
+    committed = tmp_path / "repo" / "results"
+    (committed / "robustness").mkdir(parents=True)
+    assert tables.results_file(committed / "robustness" / "full.json", committed) == "results/robustness/full.json"
+    cached = tmp_path / "runs" / "results" / "robustness" / "full-0123.json"
+    assert tables.results_file(cached, committed) == "$MIXUP_RUNS/results/robustness/full-0123.json"
+    monkeypatch.setenv("MIXUP_RESULTS", str(committed))
+    shown = tables.results_file(committed / "robustness" / "full.json", committed)
+    assert shown == "$MIXUP_RESULTS/robustness/full.json"
+
+
+def test_provenance_line_says_when_where_which_commit_and_how_to_recompute(tmp_path, monkeypatch):
+    monkeypatch.delenv("MIXUP_RESULTS", raising=False)
+    committed = tmp_path / "results"
+    path = committed / "robustness" / "full.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    line = tables.provenance_line(_results(), path, committed_dir=committed, since=path.stat().st_mtime + 10)
+    assert line.startswith('<p class="mixup-provenance">') and str(tmp_path) not in line
+    for part in ("computed on 2026-12-02 15:28 UTC on x86_64, Linux 6.1 (2 cores, cpu (1 threads))",
+                 "commit <code>7c7fd89d27fb</code>", "wall time 73 min",
+                 "read from the committed file <code>results/robustness/full.json</code>",
+                 "<code>python -m mixup_lib compute robustness --profile full --recompute</code>",
+                 "<code>make figure NB=robustness PARAMS=&quot;-p profile full&quot;</code>"):
+        assert part in line, part
+    fresh = tables.provenance_line(_results(**{"wall time s": 12.3}), tmp_path / "runs" / "results" / "r" / "x.json",
+                                   committed_dir=committed, since=None)
+    assert "run store&#x27;s cache" in fresh or "run store's cache" in fresh
+    cache = tmp_path / "runs" / "results" / "robustness" / "full-1.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("{}")
+    now = tables.provenance_line(_results(), cache, committed_dir=committed, since=cache.stat().st_mtime - 1)
+    assert "computed while this page was built" in now and "--recompute" not in now
+    assert "wall time 12 s" in fresh
+
+
+def test_one_notice_names_every_substituted_data_set():
+    assert tables.notices([]) == ""
+    assert tables.notices([("svhn", "fashion_mnist", "why")]) == tables.notice("svhn", "fashion_mnist", "why")
+    html = tables.notices([("cifar10", "fashion_mnist", "no <net>"), ("kmnist", "fashion_mnist", "none")])
+    assert html.count('class="admonition warning"') == 1 and html.count("<li>") == 2
+    assert "<strong>cifar10</strong> → fashion_mnist" in html and "no &lt;net&gt;" in html
+
+
+def test_alpha_explorer_has_one_frame_per_alpha_and_needs_no_network():
+    grid = {"x": [0.0, 1.0], "y": [0.0, 1.0], "prob": [[0.1, 0.9], [0.2, 0.8]]}
+    boundaries = [{"alpha": a, "test_accuracy": 0.9 - a / 10, "grid": grid} for a in (0.0, 0.5, 2.0)]
+    html = report_plots.alpha_explorer_html(boundaries, [[0.1, 0.2], [0.8, 0.9]], [0, 1])
+    assert 'type="range"' in html and html.count("data:image/png;base64,") == 3
+    assert "font-awesome" not in html.lower() and "https://" not in html and "<link" not in html
+    with pytest.raises(Exception, match="at least one"):
+        report_plots.alpha_explorer_html([], [], [])
+
+
+def test_curves_grid_figure_draws_one_row_per_set_of_runs():
+    fig = report_plots.curves_grid_figure([({"erm": _stacked(0.0), "mixup": _stacked(1.0)}, "A (also B)"),
+                                          ({"erm": _stacked(0.5), "mixup": _stacked(1.5)}, "C")])
+    assert len(fig.axes) == 8
+    assert [sub._suptitle.get_text() for sub in fig.subfigs] == ["A (also B)", "C"]
+    matplotlib.pyplot.close(fig)

@@ -8,6 +8,7 @@ robustness (Fig. 1a, the PGD control, the α sweep, Theorems 3.1/3.2, Fig. 3), a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -418,10 +419,57 @@ def draw_probability_grid(ax, grid: Mapping[str, Sequence], x: Sequence[Sequence
     ax.set_yticks([])
 
 
+#: Frames of the α explorer are small PNGs: the whole slider stays a few tens of kB per α.
+EXPLORER_DPI = 60
+#: matplotlib's to_jshtml links Font Awesome 4 from a CDN for its buttons; the book must work offline, and its
+#: theme already serves Font Awesome (whose ``fa fa-play``… names still resolve), so the link is removed.
+_CDN_LINK = re.compile(r"<link[^>]*font-awesome[^>]*>\s*", re.IGNORECASE)
+
+
+def alpha_explorer_html(boundaries: Sequence[Mapping[str, Any]], x: Sequence[Sequence[float]], y: Sequence[int], *,
+                        dpi: int = EXPLORER_DPI) -> str:
+    """The decision boundary against α as a slider that works without a kernel (one pre-rendered frame per α).
+
+    ``boundaries``: the approximation chapter's ``results["boundaries"]`` (per α, 0 = ERM: the probability grid and
+    the test accuracy); ``x``, ``y``: the training points. Each frame shows the boundary at one α (left) and the
+    test accuracy against α with that α marked (right). matplotlib's ``FuncAnimation.to_jshtml`` makes the slider
+    (HTML and JavaScript, frames embedded), without its CDN link (:data:`_CDN_LINK`).
+    """
+    from matplotlib import animation
+
+    require(len(boundaries) > 0, "the α explorer needs at least one entry of results['boundaries']")
+    alphas = [entry["alpha"] for entry in boundaries]
+    accuracy = [entry["test_accuracy"] for entry in boundaries]
+    positions = np.arange(len(alphas))
+    ticks = ["0\n(ERM)" if a == 0 else f"{a:g}" for a in alphas]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.0), dpi=dpi, gridspec_kw={"width_ratios": [1, 1.2]})
+
+    def frame(i: int) -> list:
+        left.clear()
+        right.clear()
+        name = "ERM (α = 0)" if alphas[i] == 0 else f"mixup, α = {alphas[i]:g}"
+        draw_probability_grid(left, boundaries[i]["grid"], x, y, title=name)
+        right.plot(positions, accuracy, marker="o", color=COLORS["mixup"])
+        right.plot(positions[i], accuracy[i], marker="o", markersize=14, markerfacecolor="none", color="k")
+        right.set_xticks(positions, ticks)
+        right.set_xlabel("α")
+        right.set_ylabel("test accuracy")
+        right.set_title(f"test accuracy {accuracy[i]:.3f} at this α", fontsize=10)
+        fig.tight_layout()
+        return []
+
+    anim = animation.FuncAnimation(fig, frame, frames=len(boundaries), init_func=lambda: frame(0), interval=900)
+    with plt.rc_context({"savefig.dpi": dpi}):
+        html = anim.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return _CDN_LINK.sub("", html)
+
+
 __all__ += [
     "OBJECTIVE_LABELS",
     "ORDER_COLORS",
     "TERM_COLORS",
+    "alpha_explorer_html",
     "draw_fig2",
     "draw_fixed_lambda",
     "draw_probability_grid",
@@ -433,14 +481,20 @@ __all__ += [
 # The generalization chapter's whole figures (drawn from its results object: lists, not arrays)
 
 
-def curves_figure(by_method: Mapping[str, Mapping[str, Any]], title: str) -> plt.Figure:
-    """Figs. 5–8 for one data set: :func:`draw_curves` on four panels, with legends and ``title``."""
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.1))
-    draw_curves(axes, by_method)
-    axes[0].legend(fontsize=7)
-    axes[2].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+def curves_grid_figure(panels: Sequence[tuple[Mapping[str, Mapping[str, Any]], str]]) -> plt.Figure:
+    """Figs. 5–8 in one figure: one row of :func:`draw_curves` (four panels) per (curves by method, row title).
+
+    A data set that ran on another's runs is not drawn again: the caller passes one row per distinct set of runs
+    and names, in its title, every data set the row stands for.
+    """
+    require(len(panels) > 0, "curves_grid_figure needs at least one data set")
+    fig = plt.figure(figsize=(13, 3.3 * len(panels)), layout="constrained")
+    for subfig, (by_method, title) in zip(np.atleast_1d(fig.subfigures(len(panels), 1)), panels, strict=True):
+        axes = subfig.subplots(1, 4)
+        draw_curves(axes, by_method)
+        axes[0].legend(fontsize=7)
+        axes[2].legend(fontsize=7)
+        subfig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -515,19 +569,23 @@ def gap_alpha_sweep_figure(alphas: Sequence[float], summary: Mapping[str, Mappin
     return fig
 
 
-def penalty_figure(by_method: Mapping[str, Mapping[str, Any]], names: Mapping[str, str], where: str) -> plt.Figure:
-    """The data-adaptive penalties along training, one panel per key of ``names`` (log scale), ERM vs mixup."""
-    fig, axes = plt.subplots(1, len(names), figsize=(10, 3.3))
-    for ax, (key, name) in zip(np.atleast_1d(axes), names.items(), strict=True):
-        for method, label in METHOD_LABELS.items():
-            c = by_method[method]
-            mean_band(ax, c["epoch"], c[key], label=label, color=COLORS[method])
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_title(f"{name}, {where}", fontsize=9)
-        ax.legend(fontsize=8)
+def penalty_figure(rows: Sequence[tuple[Mapping[str, Mapping[str, Any]], str]], names: Mapping[str, str]
+                        ) -> plt.Figure:
+    """The data-adaptive penalties along training, ERM vs mixup: one row per (curves by method, where), one panel
+    per key of ``names`` (log scale)."""
+    require(len(rows) > 0, "penalty_figure needs at least one data set")
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(10, 3.3 * len(rows)), squeeze=False)
+    for row_axes, (by_method, where) in zip(axes, rows, strict=True):
+        for ax, (key, name) in zip(row_axes, names.items(), strict=True):
+            for method, label in METHOD_LABELS.items():
+                c = by_method[method]
+                mean_band(ax, c["epoch"], c[key], label=label, color=COLORS[method])
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{name}, {where}", fontsize=9)
+            ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-__all__ += ["curves_figure", "gap_alpha_sweep_figure", "gap_summary_figure", "n_sweep_figure", "penalty_figure"]
+__all__ += ["curves_grid_figure", "gap_alpha_sweep_figure", "gap_summary_figure", "n_sweep_figure", "penalty_figure"]

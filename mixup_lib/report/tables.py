@@ -1,13 +1,16 @@
 """One HTML table helper for the book: result rows, claims, settings/provenance, and the substitution notice.
 
 Every table is :func:`table`: rows (mappings) and columns (header, key, format). Every string is escaped.
+:func:`provenance_line` is the line at the top of every chapter page saying where its numbers come from.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,4 +78,86 @@ def notice(requested: str, used: str, reason: str) -> str:
     )
 
 
-__all__ = ["CODE", "MISSING", "Column", "cell", "notice", "record_table", "table"]
+def notices(substitutions: Sequence[tuple[str, str, str]]) -> str:
+    """One substitution notice for a whole page: every (requested, used, reason), "" when there is none.
+
+    A single substitution is :func:`notice` itself; several are one admonition with one item per data set, so a
+    page that substitutes four data sets says so once, at the top, and names all four.
+    """
+    if len(substitutions) <= 1:
+        return "".join(notice(*entry) for entry in substitutions)
+    items = "".join(
+        f"<li><strong>{html.escape(requested)}</strong> → {html.escape(used)}<pre>{html.escape(reason)}</pre></li>"
+        for requested, used, reason in substitutions
+    )
+    return (
+        '<div class="admonition warning"><p class="admonition-title">Data sets substituted</p>'
+        f"<p>This page asks for {len(substitutions)} data sets that could not be had on the machine that ran it. "
+        "<strong>Wherever they appear below, another data set was used instead</strong>; those numbers are not "
+        "the paper's. Each data set, what ran instead, and the reason and remedy:</p>"
+        f"<ul>{items}</ul></div>"
+    )
+
+
+def results_file(where: str | os.PathLike, committed_dir: str | os.PathLike) -> str:
+    """How a page names the results file it read, never as an absolute path of the machine that built it.
+
+    A committed file is shown relative to the repository (``results/robustness/full.json``; under
+    ``$MIXUP_RESULTS/…`` when that points elsewhere), a cached one relative to the run store
+    (``$MIXUP_RUNS/results/<chapter>/<file>``).
+    """
+    where, committed = Path(where), Path(committed_dir)
+    try:
+        inside = where.resolve().relative_to(committed.resolve())
+    except ValueError:
+        return f"$MIXUP_RUNS/results/{where.parent.name}/{where.name}"
+    prefix = "$MIXUP_RESULTS" if os.environ.get("MIXUP_RESULTS") else "results"  # mixup_lib.results.committed_dir
+    return f"{prefix}/{inside.as_posix()}"
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "wall time not recorded"
+    if seconds < 120:
+        return f"wall time {seconds:.0f} s"
+    if seconds < 7200:
+        return f"wall time {seconds / 60:.0f} min"
+    return f"wall time {seconds / 3600:.1f} h"
+
+
+def provenance_line(results: Mapping[str, Any], where: str | os.PathLike, *, committed_dir: str | os.PathLike,
+                    since: float | None = None) -> str:
+    """The line at the top of a chapter page: when, where and from which commit its numbers were computed.
+
+    "computed on <date> on <machine> (<cores>, <device>), commit <x>, <wall time>; read from <file>; recompute
+    with …". Everything comes from ``results["provenance"]`` (the store's :func:`mixup_lib.results.base_provenance`
+    and the chapter's device) and from ``where``, the file :func:`mixup_lib.results.obtain` returned: a committed
+    file (shown repository-relative, :func:`results_file`), the run store's cache, or computed now (the file was
+    written after ``since``, the time just before ``obtain`` was called).
+    """
+    record, chapter = results.get("provenance", {}), results.get("chapter", "<chapter>")
+    profile = results.get("settings", {}).get("profile") or record.get("profile") or "<profile>"
+    shown = results_file(where, committed_dir)
+    fresh = since is not None and Path(where).stat().st_mtime >= since
+    if fresh:
+        source = f"computed while this page was built, saved to <code>{html.escape(shown)}</code>"
+    elif shown.startswith(("results/", "$MIXUP_RESULTS/")):
+        source = f"read from the committed file <code>{html.escape(shown)}</code>"
+    else:
+        source = f"read from the run store's cache <code>{html.escape(shown)}</code>"
+    cores = record.get("cores")
+    cores_text = "? cores" if cores is None else f"{cores} core{'s' if cores != 1 else ''}"
+    again = "" if fresh else " --recompute"
+    command = f"python -m mixup_lib compute {chapter} --profile {profile}{again}"
+    figure = f'make figure NB={chapter} PARAMS="-p profile {profile}"'
+    text = (f"Numbers on this page: computed on {html.escape(str(record.get('date', '?')))} on "
+            f"{html.escape(str(record.get('machine', '?')))} ({html.escape(cores_text)}, "
+            f"{html.escape(str(record.get('device', '?')))}), commit "
+            f"<code>{html.escape(str(record.get('git commit', '?')))}</code>, "
+            f"{_duration(record.get('wall time s'))}; {source}. Recompute with <code>{html.escape(command)}</code> "
+            f"or <code>{html.escape(figure)}</code>.")
+    return f'<p class="mixup-provenance">{text}</p>'
+
+
+__all__ = ["CODE", "MISSING", "Column", "cell", "notice", "notices", "provenance_line", "record_table",
+           "results_file", "table"]
