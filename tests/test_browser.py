@@ -67,7 +67,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 60_000  # make test runs other tests beside the browser (pytest-xdist): pages can be slow
 #: A full-page screenshot of the API page (every module) is tens of thousands of pixels tall and takes longer
 #: than the timeout on a 2-core machine; the top of a page is what a reader sees first.
 SCREENSHOT_MAX_HEIGHT = 6_000

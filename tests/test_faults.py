@@ -69,8 +69,10 @@ CHAPTER = "robustness"  # the only chapter with training and attacks
 EXECUTE = ["tools/execute_notebooks.py", "--profile", "smoke", "--only", CHAPTER, "--force"]
 TIMEOUT_S = 300
 # Output that may differ between equal runs: timings, whether a run was trained, resumed or loaded, and the
-# provenance table (wall time, commit) that ends the page.
-VOLATILE = re.compile(r"(?<=seed \d: )\w+\s+\(training took [\d.]+ s\)|\d+(\.\d+)? s\b")
+# provenance line at the top (when, where, commit: the reference is read from the committed file) and the provenance
+# table (wall time, commit) that ends the page.
+VOLATILE = re.compile(r"(?<=seed \d: )\w+\s+\(training took [\d.]+ s\)|\d+(\.\d+)? s\b"
+                      r"|<p class=\"mixup-provenance\">.*?</p>", re.DOTALL)
 
 
 def _start(copy: Path, env: dict, **extra_env: str) -> subprocess.Popen:

@@ -124,7 +124,8 @@ def test_provenance_line_says_when_where_which_commit_and_how_to_recompute(tmp_p
     for part in ("computed on 2026-12-02 15:28 UTC on x86_64, Linux 6.1 (2 cores, cpu (1 threads))",
                  "commit <code>7c7fd89d27fb</code>", "wall time 73 min",
                  "read from the committed file <code>results/robustness/full.json</code>",
-                 "<code>python -m mixup_lib compute robustness --profile full --recompute</code>",
+                 "<code>python -m mixup_lib compute robustness --profile full --recompute "
+                 "--out results/robustness/full.json</code>",
                  "<code>make figure NB=robustness PARAMS=&quot;-p profile full&quot;</code>"):
         assert part in line, part
     fresh = tables.provenance_line(_results(**{"wall time s": 12.3}), tmp_path / "runs" / "results" / "r" / "x.json",

@@ -148,14 +148,15 @@ def provenance_line(results: Mapping[str, Any], where: str | os.PathLike, *, com
     cores = record.get("cores")
     cores_text = "? cores" if cores is None else f"{cores} core{'s' if cores != 1 else ''}"
     again = "" if fresh else " --recompute"
-    command = f"python -m mixup_lib compute {chapter} --profile {profile}{again}"
+    into = f" --out {shown}" if shown.startswith("results/") else ""  # the page reads the committed file first
+    command = f"python -m mixup_lib compute {chapter} --profile {profile}{again}{into}"
     figure = f'make figure NB={chapter} PARAMS="-p profile {profile}"'
     text = (f"Numbers on this page: computed on {html.escape(str(record.get('date', '?')))} on "
             f"{html.escape(str(record.get('machine', '?')))} ({html.escape(cores_text)}, "
             f"{html.escape(str(record.get('device', '?')))}), commit "
             f"<code>{html.escape(str(record.get('git commit', '?')))}</code>, "
-            f"{_duration(record.get('wall time s'))}; {source}. Recompute with <code>{html.escape(command)}</code> "
-            f"or <code>{html.escape(figure)}</code>.")
+            f"{_duration(record.get('wall time s'))}; {source}. Recompute with <code>{html.escape(command)}</code>, "
+            f"then redraw with <code>{html.escape(figure)}</code>.")
     return f'<p class="mixup-provenance">{text}</p>'
 
 
