@@ -7,8 +7,8 @@
 Parameters as papermill takes them, merged in papermill's order whatever their order on the line: ``-f FILE``
 (YAML), then ``-y YAML``, then ``-p NAME VALUE``, then ``-r NAME VALUE`` (a raw string); later ones win.
 ``-p`` reads a value as papermill does (True/False/None, an int, a float, else the string itself) and also
-reads a list or dict literal (``-p seeds "[0, 1]"``) and YAML's lower-case true/false/null, which papermill
-would pass on as strings.
+reads a list or dict literal (``-p seeds "[0, 1]"``) and true/false/null/none in any other letter case, which
+papermill would pass on as strings (use ``-y 'seeds: [0, 1]'`` for papermill itself).
 
 Before each chapter starts this prints what it will cost at the chosen profile: "already computed
 (results/…): drawing only" when committed or cached results exist, else the time measured for that profile
@@ -75,7 +75,7 @@ def notebook_names() -> list[str]:
 def parse_value(text: str):
     """A ``-p`` value as papermill reads it (``papermill.cli._resolve_type``): ``True``, ``False``, ``None``,
     an int, a float, else the string itself. Two additions, documented in the module docstring: a list or
-    dict literal (``[0, 1]``) is read as one, and YAML's lower-case true/false/null (and none) as bool/None,
+    dict literal (``[0, 1]``) is read as one, and true/false/null/none in another letter case as bool/None,
     where papermill would pass the string on (and the chapter's rules would refuse it)."""
     if text in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[text]
