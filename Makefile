@@ -13,7 +13,7 @@ PARAMS  ?=
 help:
 	@echo "make book     set up, execute every figure notebook (PROFILE=$(PROFILE)), build _build/html"
 	@echo "make test     set up, run the test suite"
-	@echo "make figure NB=<name> PARAMS='-p alpha 0.5'   re-run one figure notebook"
+	@echo "make figure NB=<name> PARAMS='-p alpha 0.5'   re-run one figure notebook (also papermill's -y YAML, -f FILE)"
 	@echo "make bench    benchmarks side by side (ratios), writes book/performance.md"
 	@echo "make lab      open notebooks/*.py as notebooks in JupyterLab (save, then make book)"
 	@echo "make serve    serve _build/html on http://127.0.0.1:8000/"
@@ -55,14 +55,16 @@ test: $(STAMP) data
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# 1) papermill executes each notebooks/<name>.py into book/generated/ (skipped when unchanged),
+# 1) papermill executes each notebooks/<name>.py into book/generated/ (skipped when unchanged), saying first what
+#    each chapter will cost at $(PROFILE) and then its training progress (MIXUP_PROGRESS=0: none),
 # 2) Jupyter Book builds the site with execution off; any Sphinx warning fails the build.
 book: $(STAMP) data
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "book: open _build/html/index.html"
 
-# Rerun one figure (always executed), then rebuild the site.
+# Rerun one figure (always executed), then rebuild the site. PARAMS takes papermill's -p NAME VALUE, -y YAML,
+# -f FILE and -r NAME VALUE (see README, "Profiles, and rerunning one figure").
 figure: $(STAMP) data
 	@test -n "$(NB)" || { echo "usage: make figure NB=<notebook name> PARAMS='-p alpha 0.5'"; exit 2; }
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE) --only $(NB) --force $(PARAMS)

@@ -14,7 +14,10 @@ they train:
   :meth:`TrainJob.checkpoint` and requeues the job, which resumes from the last epoch;
 - :func:`run_local` is a queue of worker processes (one torch thread each) that blocks until done;
   :func:`run_debug` trains in this process, one config after another;
-- :func:`outcome_line` turns a finished job into one line: done, failed (error and log path) or cancelled.
+- :func:`outcome_line` turns a finished job into one line: done, failed (error and log path) or cancelled;
+- :class:`TrainingProgress` shows how far the local or in-process training is, with the time left: a tqdm bar
+  when stderr is a terminal, else one plain line per event (``robustness: 3/8 runs done, ~12 min left``), written
+  to ``$MIXUP_PROGRESS_FILE`` when set (the book's executor echoes it); ``MIXUP_PROGRESS=0`` turns it off.
 
 :func:`chapter_configs` is the one place that knows each chapter's list of configs (see its docstring).
 """
@@ -28,6 +31,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +50,11 @@ NEEDS_WEIGHTS = {"robustness": True, "generalization": False, "approximation": F
 #: The data set of the generalization chapter's n and α sweeps (mirrors SWEEP_DATASET in notebooks/generalization.py).
 #: SLURM job states that end a job without a result.
 CANCELLED_STATES = ("CANCELLED", "REVOKED", "DEADLINE", "BOOT_FAIL", "NODE_FAIL", "OUT_OF_MEMORY", "TIMEOUT")
+#: ``MIXUP_PROGRESS=0`` (or false, no, off): no training progress from sweep, compute or a notebook.
+PROGRESS_ENV = "MIXUP_PROGRESS"
+#: ``MIXUP_PROGRESS_FILE=<path>``: plain progress lines are appended there instead of stderr (the book's executor
+#: sets it, so that they reach its log and not the executed notebook's outputs).
+PROGRESS_FILE_ENV = "MIXUP_PROGRESS_FILE"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -472,6 +481,163 @@ def _train_logged(config: dict[str, Any], need_weights: bool, runs_dir: str | No
     return f"done {label}: {run.path}"
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Progress of the local and in-process training
+
+#: Examples per epoch assumed for a run on a whole training set (``n_train`` None): Fashion-MNIST's 60,000.
+WHOLE_SET_EXAMPLES = 60_000
+
+
+def progress_mode(stream: Any = None) -> str:
+    """``off`` (``MIXUP_PROGRESS=0``), ``file`` (``$MIXUP_PROGRESS_FILE``), ``bar`` (a terminal) or ``lines``."""
+    if os.environ.get(PROGRESS_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return "off"
+    if os.environ.get(PROGRESS_FILE_ENV):
+        return "file"
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "bar" if isatty is not None and isatty() else "lines"
+
+
+def duration_text(seconds: float) -> str:
+    """``40 s``, ``12 min``, ``1.5 h``: a time left or an expected time, as a reader wants it."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def progress_title(pending: Sequence[PendingRun]) -> str:
+    """The chapter the runs belong to, from their names (``robustness-erm``, ``robustness-mixup`` → robustness)."""
+    firsts = {p.config["name"].split("-")[0] for p in pending}
+    return firsts.pop() if len(firsts) == 1 else "training"
+
+
+class TrainingProgress:
+    """Runs done out of the pending ones, and the time left, while they train (locally or in this process).
+
+    The time left is estimated from the epochs finished so far, each weighted by its training examples
+    (``n_train``, or :data:`WHOLE_SET_EXAMPLES`): every run writes ``metrics.jsonl`` after each epoch, and a
+    thread counts its lines every ``poll_s`` seconds. The clock starts when the first epoch is seen, so the
+    workers' start-up (importing torch, loading data) does not inflate it; epochs a resumed run had before
+    are not counted in the rate. In ``bar`` mode a tqdm bar; in ``lines`` and ``file`` modes one line when a run
+    ends and at most every ``line_every_s`` seconds between. Nothing here changes what is trained.
+    """
+
+    def __init__(self, title: str, pending: Sequence[PendingRun], runs_dir: str | os.PathLike | None = None, *,
+                 mode: str | None = None, stream: Any = None, poll_s: float = 1.0, line_every_s: float = 30.0):
+        self.title = title
+        self.stream = sys.stderr if stream is None else stream
+        self.mode = progress_mode(self.stream) if mode is None else mode
+        self.store = Path(runs_dir) if runs_dir is not None else runs.default_runs_dir()
+        self.runs = {p.label: (p.config["epochs"], p.config["n_train"] or WHOLE_SET_EXAMPLES) for p in pending}
+        self.total = sum(epochs * examples for epochs, examples in self.runs.values())
+        self.ended: set[str] = set()
+        self.poll_s, self.line_every_s = poll_s, line_every_s
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._bar: Any = None
+        self.done = self._work()
+        self.started = self._last_line = time.monotonic()
+        self._base: tuple[float, float] | None = None  # (time, work) when the first new epoch was seen
+
+    def _epochs_done(self, label: str) -> int:
+        epochs = self.runs[label][0]
+        if label in self.ended:
+            return epochs
+        try:
+            with open(self.store / label / runs.METRICS_FILE, "rb") as handle:
+                return min(epochs, sum(1 for line in handle if line.strip()))
+        except OSError:  # not started, or still in its first epoch (a new run's folder appears after it)
+            return 0
+
+    def _work(self) -> float:
+        return float(sum(self._epochs_done(label) * examples for label, (_, examples) in self.runs.items()))
+
+    def update(self, now: float | None = None) -> None:
+        """Read how many epochs each run has finished (a run counted as ended has all of them)."""
+        now = time.monotonic() if now is None else now
+        before, self.done = self.done, self._work()
+        if self._base is None and self.done > before:
+            self._base = (now, self.done)
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """Work left / work per second since the first epoch was seen; None until a second one is seen."""
+        if self._base is None or self.done <= self._base[1]:
+            return None
+        elapsed = (time.monotonic() if now is None else now) - self._base[0]
+        return (self.total - self.done) / ((self.done - self._base[1]) / elapsed) if elapsed > 0 else None
+
+    def status(self, *, share: bool = True) -> str:
+        """``3/8 runs done (41% of the training), ~12 min left`` (without the share: for the bar, which shows it)."""
+        share = f" ({100 * self.done / self.total:.0f}% of the training)" if share and self.total else ""
+        if len(self.ended) == len(self.runs):
+            return f"{len(self.ended)}/{len(self.runs)} runs done in {duration_text(time.monotonic() - self.started)}"
+        left = self.seconds_left()
+        eta = f", ~{duration_text(left)} left" if left is not None else ", time left: known after two epochs"
+        return f"{len(self.ended)}/{len(self.runs)} runs done{share}{eta}"
+
+    def _emit(self, text: str) -> None:
+        if self.mode == "file":
+            with open(os.environ[PROGRESS_FILE_ENV], "a") as handle:
+                handle.write(text + "\n")
+        else:
+            print(text, file=self.stream, flush=True)
+        self._last_line = time.monotonic()
+
+    def _refresh(self, *, run_ended: bool = False) -> None:
+        with self._lock:
+            before = self.done
+            self.update()
+            if self._bar is not None:
+                self._bar.n = self.done
+                self._bar.set_postfix_str(self.status(share=False), refresh=False)
+                self._bar.refresh()
+            elif self.mode != "off":
+                due = self.done > before and time.monotonic() - self._last_line >= self.line_every_s
+                if run_ended or due:
+                    self._emit(f"{self.title}: {self.status()}")
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            with contextlib.suppress(Exception):  # progress must never stop the training
+                self._refresh()
+
+    def run_ended(self, outcome: str) -> None:
+        """Count the run an outcome line (``done <label>: …`` or ``failed <label>: …``) names as ended."""
+        words = outcome.split(" ", 2)
+        label = words[1].rstrip(":") if len(words) > 1 else ""
+        if label in self.runs:
+            self.ended.add(label)
+            self._refresh(run_ended=True)
+
+    def __enter__(self) -> TrainingProgress:
+        if self.mode == "off" or not self.runs:
+            self.mode = "off"
+            return self
+        if self.mode == "bar":
+            from tqdm.std import tqdm
+
+            self._bar = tqdm(total=self.total, initial=self.done, desc=self.title, file=self.stream,
+                             dynamic_ncols=True, mininterval=0.5, leave=True,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}{postfix}]",
+                             postfix=self.status(share=False))
+        else:
+            self._emit(f"{self.title}: training {len(self.runs)} runs ({self.total / 1e3:.0f}k example-epochs)")
+        self._thread = threading.Thread(target=self._poll, name="training-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        if self._bar is not None:
+            self._bar.close()
+
+
 def run_local(
     pending: Sequence[PendingRun],
     folder: str | os.PathLike,
@@ -511,10 +677,16 @@ def run_debug(
     need_weights: bool = False,
     runs_dir: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
+    on_outcome: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Train ``pending`` in this process, one after another (progress on stderr); one outcome line each."""
-    return [_train_logged(p.config, need_weights, None if runs_dir is None else str(runs_dir),
-                          None if results_dir is None else str(results_dir), None) for p in pending]
+    lines = []
+    for p in pending:
+        lines.append(_train_logged(p.config, need_weights, None if runs_dir is None else str(runs_dir),
+                                   None if results_dir is None else str(results_dir), None))
+        if on_outcome is not None:
+            on_outcome(lines[-1])
+    return lines
 
 
 def train_pending(
@@ -530,18 +702,22 @@ def train_pending(
     ``workers`` > 1 (default: the usable cores) trains on the local pool, one torch thread per worker
     ([evidence]: two single-thread processes beat one two-thread process on 2 cores); 1 trains in this process,
     also with one torch thread, so the numbers are the same whatever the number of workers.
-    A failed run raises one :class:`RunError` line naming the failure(s) and their logs.
+    A failed run raises one :class:`RunError` line naming the failure(s) and their logs. While they train,
+    :class:`TrainingProgress` shows the runs done and the time left (``MIXUP_PROGRESS=0``: nothing).
     """
     pending = plan(configs, need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir)
     workers = check_positive_int("workers", usable_cores() if workers is None else workers)
     if not pending:
         return []
-    if workers == 1 or len(pending) == 1:
-        with one_torch_thread():  # as in a worker: the numbers do not depend on the worker count
-            outcomes = run_debug(pending, need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir)
-    else:
-        outcomes = run_local(pending, sweeps_folder(runs_dir) / "local-logs", workers=workers,
-                             need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir)
+    with TrainingProgress(progress_title(pending), pending, runs_dir) as progress:
+        if workers == 1 or len(pending) == 1:
+            with one_torch_thread():  # as in a worker: the numbers do not depend on the worker count
+                outcomes = run_debug(pending, need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir,
+                                     on_outcome=progress.run_ended)
+        else:
+            outcomes = run_local(pending, sweeps_folder(runs_dir) / "local-logs", workers=workers,
+                                 need_weights=need_weights, runs_dir=runs_dir, results_dir=results_dir,
+                                 on_outcome=progress.run_ended)
     failed = [line for line in outcomes if line.startswith("failed")]
     if failed:
         raise runs.RunError(f"{len(failed)} of {len(outcomes)} runs failed: " + "; ".join(failed))
@@ -674,9 +850,11 @@ def run_sweep(args: argparse.Namespace) -> int:
         elif args.executor == "local":
             print(f"{chapter}: training {len(pending)} runs on {args.workers or usable_cores()} worker processes "
                   f"(logs: {folder})", flush=True)
-            lines = run_local(pending, folder, workers=args.workers, **kw)
+            with TrainingProgress(chapter, pending, args.runs_dir) as progress:
+                lines = run_local(pending, folder, workers=args.workers, on_outcome=progress.run_ended, **kw)
         else:
-            lines = run_debug(pending, **kw)
+            with TrainingProgress(chapter, pending, args.runs_dir) as progress:
+                lines = run_debug(pending, on_outcome=progress.run_ended, **kw)
         for line in lines:
             print(line)
         status = max(status, int(any(not line.startswith("done") for line in lines)))
@@ -691,6 +869,7 @@ __all__ = [
     "Submission",
     "SubmissionError",
     "TrainJob",
+    "TrainingProgress",
     "add_sweep_arguments",
     "chapter_configs",
     "check_locking",

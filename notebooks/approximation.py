@@ -17,14 +17,16 @@
 # {download}`the executed notebook (.ipynb) </book/generated/approximation.ipynb>`
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
-device = "cpu"  # these models are tiny: the CPU is the right device
-seeds = None  # None: the profile's seeds
-alpha = None  # mixup alpha (beta equals alpha) for Fig. 2, None for the profile value
-n_train = None
-n_test = None
-noise = None
-steps = None
+from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
+
+profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from
+device: str = "cpu"  # cpu (these models are tiny: the CPU is the right device), cuda, cuda:N, mps or auto
+seeds: Optional[list[int]] = None  # seeds of the Fig. 2 runs and the checks; None: the profile's
+alpha: Optional[float] = None  # mixup α of Fig. 2 (β equals α); None: the profile's
+n_train: Optional[int] = None  # two-moons training points; None: the profile's
+n_test: Optional[int] = None  # two-moons test points (an independent draw); None: the profile's
+noise: Optional[float] = None  # two-moons noise (scikit-learn's make_moons); None: the profile's
+steps: Optional[int] = None  # full-batch SGD steps of each Fig. 2 run; None: the profile's
 
 # %% tags=["hide-input"]
 import time

@@ -17,19 +17,21 @@
 # {download}`the executed notebook (.ipynb) </book/generated/generalization.ipynb>`
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
-device = "auto"  # auto picks cuda, then mps, then cpu
-seeds = None  # None: the profile seeds
-width = None  # base width of the PreAct ResNet-18 (64 in the paper network)
-n_train = None  # training subset per data set (None in paper: all of it)
-n_test = None
-epochs = None
-alpha = None  # mixup alpha (beta equals alpha)
-track_penalty = None  # training points on which the Section 4 penalty is measured after each epoch
-n_grid = None  # training-set sizes of the n sweep (beyond the paper)
-alpha_grid = None  # mixup alphas of the alpha sweep (beyond the paper)
-sweep_seeds = None
-fallback = None  # True: an unavailable data set runs on Fashion-MNIST, visibly; False: shown as missing
+from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
+
+profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from
+device: str = "auto"  # auto picks cuda, then mps, then cpu; or cpu, cuda, cuda:N, mps
+seeds: Optional[list[int]] = None  # seeds of the Figs. 5–8 runs; None: the profile's
+width: Optional[int] = None  # base width of the PreAct ResNet-18 (64 in the paper's network); None: the profile's
+n_train: Optional[int] = None  # training subset per data set (all of it in paper); None: the profile's
+n_test: Optional[int] = None  # test subset per data set (all of it in paper); None: the profile's
+epochs: Optional[int] = None  # epochs of every run; None: the profile's
+alpha: Optional[float] = None  # mixup α (β equals α); None: the profile's
+track_penalty: Optional[int] = None  # points the Section 4 penalty is measured on, each epoch; None: the profile's
+n_grid: Optional[list[int]] = None  # training-set sizes of the n sweep (beyond the paper); None: the profile's
+alpha_grid: Optional[list[float]] = None  # mixup α of the α sweep (beyond the paper); None: the profile's
+sweep_seeds: Optional[list[int]] = None  # seeds of the n and α sweeps; None: the profile's
+fallback: Optional[bool] = None  # True: a missing data set runs on Fashion-MNIST, visibly; False: shown as missing
 
 # %% tags=["hide-input"]
 import time

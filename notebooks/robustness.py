@@ -17,17 +17,19 @@
 # {download}`the executed notebook (.ipynb) </book/generated/robustness.ipynb>`
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
-device = "auto"  # auto: cuda, then mps, then cpu
-seeds = None  # None: the profile seeds
-alpha = None  # mixup alpha of Fig. 1a (beta equals alpha), None for the profile value
-model = None  # network name such as wrn-16-8, None for the profile value
-epochs = None
-n_train = None
-n_test = None
-eps_255 = None  # FGSM grid in units of 1/255, starting at 0
-pgd_points = None
-alpha_sweep = None
+from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
+
+profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from
+device: str = "auto"  # auto: cuda, then mps, then cpu; or cpu, cuda, cuda:N, mps
+seeds: Optional[list[int]] = None  # seeds of the Fig. 1a models (bands: min–max); None: the profile's
+alpha: Optional[float] = None  # mixup α of Fig. 1a (β equals α); None: the profile's
+model: Optional[str] = None  # network such as wrn-16-8 (the paper's) or wrn-16-1; None: the profile's
+epochs: Optional[int] = None  # epochs of every run; None: the profile's
+n_train: Optional[int] = None  # stratified training subset (all of it in full and paper); None: the profile's
+n_test: Optional[int] = None  # test images attacked (all of them in full and paper); None: the profile's
+eps_255: Optional[list[int]] = None  # FGSM ε grid in units of 1/255, starting at 0; None: the profile's
+pgd_points: Optional[int] = None  # test points attacked with PGD (beyond the paper); None: the profile's
+alpha_sweep: Optional[list[float]] = None  # α of the α sweep, 0 being ERM (beyond the paper); None: the profile's
 
 # %% tags=["hide-input"]
 import time

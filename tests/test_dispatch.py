@@ -7,6 +7,7 @@ the jobs run while the local, debug and dry-run tests do. Tiny two-moons configs
 
 import errno
 import fcntl
+import io
 import json
 import os
 import re
@@ -228,3 +229,98 @@ def test_scancel_is_reported_as_cancelled_not_a_hang(store):
     [line] = dispatch.wait_for(submission, 30, poll_s=0.5)
     assert re.fullmatch(rf"cancelled {pending[0].label}: job {job.job_id} CANCELLED by \d+ \(log: .*\.err\)", line)
     assert dispatch.report_earlier(pending, runs_dir) == (pending, [f"earlier attempt {line}"])
+
+
+# ---------------------------------------------------------------- progress while the runs train
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _pending(name: str, epochs: int, n_train: int | None) -> dispatch.PendingRun:
+    config = {**TINY, "name": name, "epochs": epochs, "n_train": n_train}
+    return dispatch.PendingRun(config, runs.config_hash(runs.train_module.validate_config(config)))
+
+
+def _epochs(store: Path, run: dispatch.PendingRun, count: int) -> None:
+    (store / run.label).mkdir(parents=True, exist_ok=True)
+    (store / run.label / runs.METRICS_FILE).write_text("".join(f'{{"epoch": {i + 1}}}\n' for i in range(count)))
+
+
+def test_progress_mode_follows_the_environment_and_the_stream(monkeypatch, tmp_path):
+    monkeypatch.delenv(dispatch.PROGRESS_ENV, raising=False)
+    monkeypatch.delenv(dispatch.PROGRESS_FILE_ENV, raising=False)
+    assert dispatch.progress_mode(_Terminal()) == "bar" and dispatch.progress_mode(io.StringIO()) == "lines"
+    monkeypatch.setenv(dispatch.PROGRESS_FILE_ENV, str(tmp_path / "log"))
+    assert dispatch.progress_mode(_Terminal()) == "file"
+    for off in ("0", "off", "False"):
+        monkeypatch.setenv(dispatch.PROGRESS_ENV, off)
+        assert dispatch.progress_mode(_Terminal()) == "off"
+
+
+def test_time_left_comes_from_the_epochs_done_weighted_by_examples(tmp_path):
+    """A resumed run's earlier epochs and the time before the first new epoch are not in the rate."""
+    small, large = _pending("demo-a", 4, 100), _pending("demo-b", 2, None)  # 400 and 2 × 60,000 example-epochs
+    _epochs(tmp_path, small, 1)  # resumed: one epoch from before
+    progress = dispatch.TrainingProgress("demo", [small, large], tmp_path, mode="off")
+    assert progress.total == 400 + 2 * dispatch.WHOLE_SET_EXAMPLES and progress.done == 100
+    progress.update(now=50.0)
+    assert progress.seconds_left(now=50.0) is None  # nothing new yet
+    _epochs(tmp_path, small, 2)
+    progress.update(now=60.0)  # the first new epoch: the clock starts here
+    assert progress.seconds_left(now=60.0) is None
+    _epochs(tmp_path, large, 1)
+    progress.update(now=70.0)  # 60,000 example-epochs in 10 s; 60,200 left
+    assert progress.seconds_left(now=70.0) == pytest.approx(60_200 / 6_000)
+    progress.run_ended(f"done {small.label}: somewhere")
+    assert progress.done == 400 + 60_000 and progress.status().startswith("1/2 runs done (50% of the training), ~")
+
+
+def test_progress_lines_one_per_run_then_the_total_time(tmp_path, monkeypatch):
+    monkeypatch.delenv(dispatch.PROGRESS_ENV, raising=False)
+    monkeypatch.delenv(dispatch.PROGRESS_FILE_ENV, raising=False)
+    first, second = _pending("demo-a", 2, 100), _pending("demo-b", 2, 100)
+    stream = io.StringIO()
+    with dispatch.TrainingProgress("demo", [first, second], tmp_path, stream=stream, line_every_s=1e9) as progress:
+        progress.run_ended(f"done {first.label}: somewhere")
+        progress.run_ended(f"failed {second.label}: ValueError: x (log: y)")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "demo: training 2 runs (0k example-epochs)"
+    assert lines[1] == "demo: 1/2 runs done (50% of the training), time left: known after two epochs"
+    assert re.fullmatch(r"demo: 2/2 runs done in \d+ s", lines[2]) and len(lines) == 3
+
+
+def test_progress_bar_in_a_terminal_and_nothing_when_off(tmp_path, monkeypatch):
+    monkeypatch.delenv(dispatch.PROGRESS_FILE_ENV, raising=False)
+    run = _pending("demo-a", 2, 100)
+    terminal = _Terminal()
+    with dispatch.TrainingProgress("demo", [run], tmp_path, stream=terminal) as progress:
+        progress.run_ended(f"done {run.label}: somewhere")
+    assert "demo: 100%|" in terminal.getvalue() and "1/1 runs done in" in terminal.getvalue()
+    monkeypatch.setenv(dispatch.PROGRESS_ENV, "0")
+    quiet = _Terminal()
+    with dispatch.TrainingProgress("demo", [run], tmp_path, stream=quiet) as progress:
+        progress.run_ended(f"done {run.label}: somewhere")
+    assert quiet.getvalue() == ""
+
+
+def test_train_pending_reports_progress_and_trains_the_same_numbers(tmp_path, monkeypatch):
+    """With progress to a file (as in the book's executor) or off, the same runs give the same metrics."""
+    configs = [{**TINY, "name": "progress", "epochs": 2, "seed": seed} for seed in (0, 1)]
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv(dispatch.PROGRESS_FILE_ENV, str(log))
+    shown = dispatch.train_pending(configs, workers=1, runs_dir=tmp_path / "shown")
+    lines = log.read_text().splitlines()
+    assert lines[0] == "progress: training 2 runs (0k example-epochs)" and len(lines) == 3
+    assert lines[1].startswith("progress: 1/2 runs done (50% of the training)")
+    assert re.fullmatch(r"progress: 2/2 runs done in \d+ s", lines[2])
+    monkeypatch.setenv(dispatch.PROGRESS_ENV, "0")
+    quiet = dispatch.train_pending(configs, workers=1, runs_dir=tmp_path / "quiet")
+    assert log.read_text().splitlines() == lines  # nothing more written
+    for config, a, b in zip(configs, shown, quiet, strict=True):
+        assert a.split(":")[0] == b.split(":")[0]
+        first = runs.find_run(config, runs_dir=tmp_path / "shown")
+        second = runs.find_run(config, runs_dir=tmp_path / "quiet")
+        assert [row["test_loss"] for row in first.metrics] == [row["test_loss"] for row in second.metrics]

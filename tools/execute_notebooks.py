@@ -2,6 +2,19 @@
 
     python tools/execute_notebooks.py --profile quick            # every notebook, skipping up-to-date ones
     python tools/execute_notebooks.py --only approximation -p alpha 0.5 --force
+    python tools/execute_notebooks.py --only robustness -y "seeds: [0, 1]" -f my-params.yaml
+
+Parameters as papermill takes them, merged in papermill's order whatever their order on the line: ``-f FILE``
+(YAML), then ``-y YAML``, then ``-p NAME VALUE``, then ``-r NAME VALUE`` (a raw string); later ones win.
+``-p`` reads a value as papermill does (True/False/None, an int, a float, else the string itself) and also
+reads a list or dict literal (``-p seeds "[0, 1]"``) and true/false/null/none in any other letter case, which
+papermill would pass on as strings (use ``-y 'seeds: [0, 1]'`` for papermill itself).
+
+Before each chapter starts this prints what it will cost at the chosen profile: "already computed
+(results/…): drawing only" when committed or cached results exist, else the time measured for that profile
+on the 2-core development machine. While a chapter trains, its progress lines (runs done, time left) are
+printed here (the kernel writes them to ``$MIXUP_PROGRESS_FILE``, not into the page); ``MIXUP_PROGRESS=0``
+turns them off.
 
 A notebook is re-executed only when its fingerprint changes: the sha256 of its source, its parameters,
 the sources of mixup_lib and results/, and whether each data set it asks for is available and from where
@@ -29,9 +42,12 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -40,6 +56,8 @@ METADATA_KEY = "mixup_companion"
 SCRATCH_PREFIX = ".executing-"
 #: Fault injection for tests/test_faults.py: "before-write" kills this executor right before the final write.
 FAULT_ENV = "MIXUP_FAULT"
+#: Where the kernel appends its training progress lines (mixup_lib.dispatch.PROGRESS_FILE_ENV).
+PROGRESS_FILE_ENV = "MIXUP_PROGRESS_FILE"
 
 if (ROOT / "mixup_lib").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the repository's library, as the kernel (cwd = ROOT) imports it
@@ -55,12 +73,74 @@ def notebook_names() -> list[str]:
 
 
 def parse_value(text: str):
-    """A papermill-style ``-p`` value: a Python/JSON literal where it parses, else the string itself."""
+    """A ``-p`` value as papermill reads it (``papermill.cli._resolve_type``): ``True``, ``False``, ``None``,
+    an int, a float, else the string itself. Two additions, documented in the module docstring: a list or
+    dict literal (``[0, 1]``) is read as one, and true/false/null/none in another letter case as bool/None,
+    where papermill would pass the string on (and the chapter's rules would refuse it)."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text.strip()[:1] in ("[", "{"):
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text
+    return {"true": True, "false": False, "none": None, "null": None}.get(text.lower(), text)
+
+
+class _NoDatesSafeLoader(yaml.SafeLoader):
+    """papermill's YAML loader (``papermill.iorw.NoDatesSafeLoader``): safe, and a date stays a string."""
+
+    yaml_implicit_resolvers: ClassVar[dict] = {key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+                               for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _is_plain(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_is_plain(item) for item in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def parse_yaml(text: str, where: str) -> dict[str, Any]:
+    """The parameters a YAML mapping gives (``-y``/``-f``, as papermill reads them); bad YAML: one-line UsageError."""
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        lowered = text.lower()
-        return {"true": True, "false": False, "none": None, "null": None}.get(lowered, text)
+        loaded = yaml.load(text, Loader=_NoDatesSafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or " ".join(str(error).split())
+        raise UsageError(f"{where} is not valid YAML: {problem}{at}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict) or not all(isinstance(key, str) for key in loaded):
+        raise UsageError(f"{where} is not a YAML mapping of parameter names to values (e.g. 'alpha: 0.5')")
+    for key, value in loaded.items():
+        if not _is_plain(value):
+            raise UsageError(f"{where}: {key} must be a plain value (number, string, bool, null, list or mapping), "
+                             f"not {type(value).__name__}")
+    return loaded
+
+
+def merged_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """``-f``, then ``-y``, then ``-p``, then ``-r``, later ones winning: papermill's order (``papermill.cli``)."""
+    merged: dict[str, Any] = {}
+    for path in args.parameters_file:
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"-f {path}: cannot read it: {getattr(error, 'strerror', None) or error}") from None
+        merged.update(parse_yaml(text, f"-f {path}"))
+    for text in args.parameters_yaml:
+        merged.update(parse_yaml(text, f"-y {text!r}"))
+    merged.update({key: parse_value(value) for key, value in args.parameter})
+    merged.update(dict(args.parameters_raw))
+    return merged
 
 
 _CELL_MARKER = re.compile(r"^# %%(.*)$", re.MULTILINE)
@@ -113,6 +193,50 @@ def chapter_settings(name: str, parameters: dict) -> dict[str, Any] | None:
     overrides = {key: value for key, value in parameters.items() if key != "profile"}
     known = chapter_presets.get(profile, {})
     return profiles.resolve(name, profile, **{key: value for key, value in overrides.items() if key in known})
+
+
+#: Seconds a chapter's notebook took to compute and draw at each profile on the 2-core development machine (CPU,
+#: two worker processes), when nothing was stored yet: smoke from the committed results' provenance plus the
+#: kernel; quick as measured for the README's make book; full approximation measured (73 min), the other two
+#: estimated by their protocols (about two hours each with two workers). The paper profile is for a GPU.
+MEASURED_SECONDS = {
+    "smoke": {"approximation": 20, "generalization": 35, "robustness": 45},
+    "quick": {"approximation": 50, "generalization": 240, "robustness": 330},
+    "full": {"approximation": 4400, "generalization": 7200, "robustness": 7200},
+}
+#: What only drawing from stored results takes (kernel start, imports, figures).
+DRAWING_SECONDS = 20
+
+
+def expected_cost(name: str, parameters: dict) -> str:
+    """What executing ``name`` at ``parameters`` will cost, in words, before it starts.
+
+    "already computed (<file>): drawing only" when committed or cached results exist (nothing trains); else the
+    measured time of its profile (:data:`MEASURED_SECONDS`), said to be a rough guide when other parameters change
+    the protocol. The store's finished runs are reused, so a chapter partly trained before takes less.
+    """
+    settings = chapter_settings(name, parameters)
+    if settings is None:
+        return "expected time unknown (not a chapter)"
+    from mixup_lib import results
+    from mixup_lib.dispatch import duration_text
+
+    digest = results.settings_digest(name, settings)
+    stored = results.find_committed(name, digest)
+    if stored is None and results.cache_path(name, settings).exists():
+        stored = results.cache_path(name, settings)
+    if stored is not None:
+        shown = stored.relative_to(ROOT) if stored.is_relative_to(ROOT) else stored
+        return f"already computed ({shown}): drawing only, about {duration_text(DRAWING_SECONDS)}"
+    profile = parameters.get("profile", "quick")
+    changed = sorted(key for key, value in parameters.items() if key not in ("profile", "device") and value is not None)
+    caveat = f"; {', '.join(changed)} changed: a rough guide" if changed else ""
+    seconds = MEASURED_SECONDS.get(profile, {}).get(name)
+    if seconds is None:
+        return (f"computes at profile {profile}: hours on a GPU (make bench projects them), far longer on a CPU"
+                f"{caveat}")
+    return (f"computes: about {duration_text(seconds)} at profile {profile} on a 2-core CPU (less with runs "
+            f"already in the store, or a GPU){caveat}")
 
 
 def dataset_state(dataset: str) -> str:
@@ -254,8 +378,46 @@ def _inject_fault(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class _ProgressEcho:
+    """Print the lines the kernel appends to ``$MIXUP_PROGRESS_FILE`` (training progress) as they come."""
+
+    def __init__(self, path: Path, poll_s: float = 0.5):
+        self.path, self.poll_s, self.offset = path, poll_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="progress-echo", daemon=True)
+
+    def _echo(self) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return
+        complete = chunk[:chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            print(f"  {line}", flush=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self._echo()
+
+    def __enter__(self) -> _ProgressEcho:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._echo()
+
+
 def execute(name: str, parameters: dict) -> float:
-    """Run one notebook with papermill; write its output atomically. Returns the wall time in seconds."""
+    """Run one notebook with papermill; write its output atomically. Returns the wall time in seconds.
+
+    The kernel's training progress goes to a file in the scratch folder (``$MIXUP_PROGRESS_FILE``), echoed here,
+    so that it reaches this script's output and not the executed notebook.
+    """
     import jupytext
     import nbformat
     import papermill
@@ -269,12 +431,15 @@ def execute(name: str, parameters: dict) -> float:
         source = Path(scratch) / f"{name}.ipynb"
         executed = Path(scratch) / f"{name}.out.ipynb"
         nbformat.write(jupytext.read(NOTEBOOKS / f"{name}.py"), source)
+        progress = Path(scratch) / "progress.log"
+        os.environ[PROGRESS_FILE_ENV] = str(progress)  # inherited by the kernel (mixup_lib.dispatch)
         try:
-            papermill.execute_notebook(
-                str(source), str(executed), parameters=parameters, kernel_name="python3",
-                cwd=str(ROOT), progress_bar=False, log_output=False,
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # keep the kernel's start-up notices out of logs
-            )
+            with _ProgressEcho(progress):
+                papermill.execute_notebook(
+                    str(source), str(executed), parameters=parameters, kernel_name="python3",
+                    cwd=str(ROOT), progress_bar=False, log_output=False,
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],  # keep the kernel's start-up notices out
+                )
         except papermill.PapermillExecutionError as error:
             where = _keep_partial_output(name, executed)
             raise NotebookFailedError(f"notebook {name} failed in cell {error.exec_count}: {error.ename}: "
@@ -289,6 +454,8 @@ def execute(name: str, parameters: dict) -> float:
             message = " ".join(str(error).split())
             raise NotebookFailedError(f"notebook {name} could not be executed: {type(error).__name__}: {message} "
                                       f"({where})") from None
+        finally:
+            os.environ.pop(PROGRESS_FILE_ENV, None)
         notebook = nbformat.read(executed, as_version=4)
         notebook.metadata[METADATA_KEY] = {"fingerprint": fingerprint(name, parameters), "parameters": parameters}
         nbformat.write(notebook, executed)
@@ -303,13 +470,19 @@ class NotebookFailedError(RuntimeError):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "full", "paper"))
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this notebook (repeatable)")
     parser.add_argument("--force", action="store_true", help="execute even if up to date")
     parser.add_argument("--data-state", metavar="DATASET",
                         help="only say whether DATASET is available here and from where (exit 1 if it is not)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="papermill parameter, e.g. -p alpha 0.5")
+                        help="papermill parameter, e.g. -p alpha 0.5 (value read as papermill reads it)")
+    parser.add_argument("-y", "--parameters-yaml", action="append", default=[], metavar="YAML",
+                        help="parameters as a YAML mapping, e.g. -y 'seeds: [0, 1]' (as papermill's -y)")
+    parser.add_argument("-f", "--parameters-file", action="append", default=[], metavar="FILE",
+                        help="parameters from a YAML file (as papermill's -f)")
+    parser.add_argument("-r", "--parameters-raw", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a parameter taken as a string, unparsed (as papermill's -r)")
     args = parser.parse_args(argv)
     if args.data_state:
         return report_data_state(args.data_state)
@@ -319,7 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: notebook {unknown[0]!r} does not exist: choose one of {', '.join(names)}", file=sys.stderr)
         return 2
-    parameters = {"profile": args.profile, **{key: parse_value(value) for key, value in args.parameter}}
+    try:
+        parameters = {"profile": args.profile, **merged_parameters(args)}
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     selected = args.only or names
     try:
         for name in selected:  # every notebook's parameters are checked before any kernel starts
@@ -331,10 +508,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for stale in clean_stale_scratch():
         print(f"removed {stale.relative_to(ROOT)} (left by an executor that was killed)")
+    todo = []
     for name in selected:
         if not args.force and is_up_to_date(name, parameters):
-            print(f"{name}: up to date (profile {args.profile})")
-            continue
+            print(f"{name}: up to date (profile {parameters['profile']})")
+        else:
+            todo.append(name)
+            print(f"{name}: {expected_cost(name, parameters)}", flush=True)
+    for name in todo:
         print(f"{name}: executing with {parameters} ...", flush=True)
         try:
             seconds = execute(name, parameters)
