@@ -41,6 +41,7 @@ from typing import Any
 from submitit.helpers import Checkpointable, DelayedSubmission
 
 from mixup_lib import runs, storage
+from mixup_lib.config import validate
 from mixup_lib.errors import ConfigError, check_choice, check_positive_int, require
 
 EXECUTORS = ("slurm", "local", "debug")
@@ -98,12 +99,12 @@ def plan(
     """
     pending: dict[str, PendingRun] = {}
     for config in configs:
-        cfg = runs.train_module.validate_config(config)
+        cfg = validate(config)  # once: the hash and the store take the frozen TrainConfig as it is
         digest = runs.config_hash(cfg)
         if digest in pending:
             continue
         if runs.find_run(cfg, runs_dir=runs_dir, results_dir=results_dir, need_weights=need_weights) is None:
-            pending[digest] = PendingRun(cfg, digest)
+            pending[digest] = PendingRun(cfg.as_dict(), digest)
     return list(pending.values())
 
 
