@@ -208,6 +208,53 @@ MEASURED_SECONDS = {
 DRAWING_SECONDS = 20
 
 
+def stored_results(name: str, parameters: dict, *, committed_only: bool = False) -> Path | None:
+    """The committed (or, unless ``committed_only``, cached) results file of chapter ``name`` at ``parameters``:
+    what the notebook will draw without computing; None if it will compute (or is not a chapter)."""
+    settings = chapter_settings(name, parameters)
+    if settings is None:
+        return None
+    from mixup_lib import results
+
+    stored = results.find_committed(name, results.settings_digest(name, settings))
+    if stored is None and not committed_only and results.cache_path(name, settings).exists():
+        stored = results.cache_path(name, settings)
+    return stored
+
+
+#: ``--profile auto`` (make book's default): per chapter the strongest profile whose results are committed, else
+#: the quick profile computed live. With every chapter's full results committed it trains nothing and reads no data.
+AUTO = "auto"
+STRONGEST_COMMITTED = ("paper", "full")
+LIVE_FALLBACK = "quick"
+
+
+def chapter_parameters(name: str, parameters: dict) -> dict:
+    """``parameters`` for notebook ``name``, with the profile ``auto`` made concrete (:data:`STRONGEST_COMMITTED`)."""
+    if parameters.get("profile") != AUTO:
+        return parameters
+    for profile in STRONGEST_COMMITTED:
+        candidate = {**parameters, "profile": profile}
+        if stored_results(name, candidate, committed_only=True) is not None:
+            return candidate
+    return {**parameters, "profile": LIVE_FALLBACK}
+
+
+def will_compute(name: str, parameters: dict) -> bool:
+    """Whether executing ``name`` trains or evaluates (no stored results) on a data set that must be read."""
+    if stored_results(name, parameters) is not None:
+        return False
+    return any(state != "generated" for state in data_states(name, parameters).values())
+
+
+def report_needs_data(names: list[str], parameters: dict) -> int:
+    """``--needs-data``: the chapters that will compute on a data set (exit 0), or none (exit 1): make book sets up
+    the data only then, so drawing committed results works on a machine without any data set."""
+    computing = [name for name in names if will_compute(name, chapter_parameters(name, parameters))]
+    print(f"computes on data: {', '.join(computing)}" if computing else "draws stored results only: no data needed")
+    return 0 if computing else 1
+
+
 def expected_cost(name: str, parameters: dict) -> str:
     """What executing ``name`` at ``parameters`` will cost, in words, before it starts.
 
@@ -215,16 +262,11 @@ def expected_cost(name: str, parameters: dict) -> str:
     measured time of its profile (:data:`MEASURED_SECONDS`), said to be a rough guide when other parameters change
     the protocol. The store's finished runs are reused, so a chapter partly trained before takes less.
     """
-    settings = chapter_settings(name, parameters)
-    if settings is None:
+    if chapter_settings(name, parameters) is None:
         return "expected time unknown (not a chapter)"
-    from mixup_lib import results
     from mixup_lib.dispatch import duration_text
 
-    digest = results.settings_digest(name, settings)
-    stored = results.find_committed(name, digest)
-    if stored is None and results.cache_path(name, settings).exists():
-        stored = results.cache_path(name, settings)
+    stored = stored_results(name, parameters)
     if stored is not None:
         shown = stored.relative_to(ROOT) if stored.is_relative_to(ROOT) else stored
         return f"already computed ({shown}): drawing only, about {duration_text(DRAWING_SECONDS)}"
@@ -470,7 +512,11 @@ class NotebookFailedError(RuntimeError):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "full", "paper"))
+    parser.add_argument("--profile", default="quick", choices=(AUTO, "smoke", "quick", "full", "paper"),
+                        help=f"{AUTO}: per chapter the strongest committed results ({', '.join(STRONGEST_COMMITTED)}),"
+                             f" else {LIVE_FALLBACK} computed live")
+    parser.add_argument("--needs-data", action="store_true",
+                        help="only say whether a chapter will compute on a data set (exit 0) or not (exit 1)")
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this notebook (repeatable)")
     parser.add_argument("--force", action="store_true", help="execute even if up to date")
     parser.add_argument("--data-state", metavar="DATASET",
@@ -501,24 +547,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in selected:  # every notebook's parameters are checked before any kernel starts
             check_parameter_names(name, parameters)
-            chapter_settings(name, parameters)
+            chapter_settings(name, chapter_parameters(name, parameters))
     except ValueError as error:  # UsageError, or ConfigError from the chapter's rules
         print(f"error: notebook {name}: {error}" if not isinstance(error, UsageError) else f"error: {error}",
               file=sys.stderr)
         return 2
+    if args.needs_data:
+        return report_needs_data(selected, parameters)
+    chosen = {name: chapter_parameters(name, parameters) for name in selected}
     for stale in clean_stale_scratch():
         print(f"removed {stale.relative_to(ROOT)} (left by an executor that was killed)")
     todo = []
     for name in selected:
-        if not args.force and is_up_to_date(name, parameters):
-            print(f"{name}: up to date (profile {parameters['profile']})")
+        if not args.force and is_up_to_date(name, chosen[name]):
+            print(f"{name}: up to date (profile {chosen[name]['profile']})")
         else:
             todo.append(name)
-            print(f"{name}: {expected_cost(name, parameters)}", flush=True)
+            print(f"{name}: {expected_cost(name, chosen[name])}", flush=True)
     for name in todo:
-        print(f"{name}: executing with {parameters} ...", flush=True)
+        print(f"{name}: executing with {chosen[name]} ...", flush=True)
         try:
-            seconds = execute(name, parameters)
+            seconds = execute(name, chosen[name])
         except NotebookFailedError as failure:
             print(f"error: {failure}", file=sys.stderr)
             return 1
