@@ -192,40 +192,108 @@ def render(result: dict[str, Any]) -> str:
             f"difference {smooth['max_relative_difference']:.1e}.\n"
         )
 
-    out.append("## GPU\n")
+    out.extend(_speedup_section(result.get("speedup")))
+    out.extend(_projection_section(result.get("projection")))
+
+    out.append("## GPU (measured)\n")
     gpu = result["gpu"]
     if gpu.get("skipped"):
         out.append(
             f"**No GPU was available when this page was generated** ({gpu['skipped']}). On a machine with a CUDA "
             "GPU, `make bench` also reports: WRN-16-8 training images/s on 32×32×3 input, for the trainer as the "
             "chapters run it and for the fast path of `mixup_lib.accel` (data resident on the GPU, channels_last, "
-            "bf16 autocast, cudnn.benchmark and TF32; `--compile` adds `torch.compile`), and the projected wall "
-            "time of every chapter's `paper` profile (training plus per-epoch evaluation at the trainer's measured "
-            "rates for that chapter's model and input size).\n"
+            "bf16 autocast, cudnn.benchmark and TF32; `--compile` adds `torch.compile`), the trainer's images/s and "
+            "achieved TFLOP/s for every network and input shape of the paper profiles, and each chapter's paper "
+            "profile wall time at those measured rates (the workload of section 6).\n"
         )
     else:
         out.append(f"Device: **{gpu['device']}**; backend flags {gpu['backend_flags']}.\n")
         rows = [[name, _fmt_rate(a["per_s"])] for name, a in gpu["throughput"].items()]
         out.append(_table([f"{gpu['model']} on {gpu['input']}", "training images/s"], rows) + "\n")
         out.append(f"Fast path / trainer: **{gpu['fast_path_vs_trainer']:.2f}×**.\n")
+        rates = gpu.get("rates") or {}
+        if rates and all(isinstance(r, dict) and "train_tflops" in r for r in rates.values()):
+            rows = [[label, _fmt_rate(r["train_per_s"]), f"{r['train_tflops']:.1f}", _fmt_rate(r["eval_per_s"]),
+                     f"{r['eval_tflops']:.1f}"] for label, r in rates.items()]
+            out.append(_table(["network (trainer)", "training images/s", "TFLOP/s", "evaluation images/s", "TFLOP/s"],
+                              rows) + "\n")
         rows = []
         for chapter, p in gpu["projections"].items():
             shown = "not projected" if p["seconds"] is None else f"{p['seconds'] / 3600:.2f} h"
             rows.append([chapter, shown, p["note"]])
-        out.append(_table(["chapter", "projected wall time (paper profile)", "workload"], rows) + "\n")
+        out.append(_table(["chapter", "wall time at the measured rates (paper profile)", "workload"], rows) + "\n")
         out.append(f"Rule: {gpu['projection_rule']}.\n")
 
     out.append("## Rerunning\n")
     out.append(
         "```bash\n"
-        "make bench                                   # all four benchmarks (+ GPU section where CUDA exists)\n"
+        "make bench                                   # every benchmark (+ measured GPU section where CUDA exists)\n"
         ".venv/bin/python benchmarks/run.py --threads 2   # choose the torch thread count\n"
+        ".venv/bin/python benchmarks/run.py --only speedup,projection  # only those, merged into latest.json\n"
         ".venv/bin/python benchmarks/run.py --render-only  # re-render this page from latest.json\n"
         "```\n"
     )
     out.append(
         f"Settings of this run: {s['threads']} torch thread(s), repeats {s['repeats']}, "
         f"command `{s['command']}`. The sources of every arm are in `benchmarks/` "
-        "(`loops.py`: benchmarks 1–3, `rterms.py`: benchmark 4, `gpu.py`: the GPU section).\n"
+        "(`loops.py`: benchmarks 1–3, `rterms.py`: benchmark 4, `parallel.py`: benchmark 5, `gpu.py`: section 6 and "
+        "the measured GPU section).\n"
     )
     return "\n".join(out).rstrip() + "\n"
+
+
+def _speedup_section(speedup: dict[str, Any] | None) -> list[str]:
+    out = ["## 5. Training a chapter's runs on 2 local workers vs 1\n"]
+    text = (
+        "`dispatch.train_pending(configs, workers=1)` (in-process, one torch thread, one run after another) against "
+        "`workers=2` (two worker processes of one torch thread each, their start included), each into a fresh "
+        "temporary run store. The configs are the robustness chapter's quick profile, `robustness.configs(...)`: "
+        "runs of equal cost, so two workers can split them evenly (`benchmarks/parallel.py`). "
+    )
+    if not speedup:
+        out.append(text + "**Not measured in this run** (`--skip-speedup`, or a results file from before this "
+                   "section): `python benchmarks/run.py --only speedup` measures it and updates this page.\n")
+        return out
+    out.append(text + f"Here: {speedup['what']}; {speedup['usable_cores']} usable cores, load average "
+               f"{speedup['load_average_start']} before and {speedup['load_average_end']} after.\n")
+    w = [str(v) for v in speedup["workers"]]
+    rows = [[f"{v} worker{'s' if v != '1' else ''}", f"{speedup['seconds'][v]:.1f}"] for v in w]
+    out.append(_table(["arm", "seconds"], rows) + "\n")
+    met = speedup["ratio"] >= speedup["target"]
+    out.append(f"Speed-up: **{speedup['ratio']:.2f}×** (target ≥ {speedup['target']:g}× on 2 cores: "
+               f"{'met' if met else 'not met'}).\n")
+    return out
+
+
+def _projection_section(proj: dict[str, Any] | None) -> list[str]:
+    out = ["## 6. The paper profiles on a GPU: FLOPs and projected wall time\n"]
+    if not proj:
+        out.append("Not computed in this run: `python benchmarks/run.py --only projection` adds it.\n")
+        return out
+    out.append(
+        "Each chapter's paper-profile runs are its own `configs(settings)` (what `compute` trains), listed as if "
+        "every data set of the paper were present, deduplicated by the run store's hash. FLOPs per image are "
+        "counted by `torch.utils.flop_counter.FlopCounterMode` (matmuls and convolutions) on the real network and "
+        "input shape; a run costs its training images, the trainer's two evaluation passes per epoch (training and "
+        "test set), and Section 4's penalty where tracked (two forwards and one input-gradient pass per class over "
+        "its points, every epoch); the robustness chapter adds its FGSM/PGD attacks and Fig. 3's input gradients. "
+        "Wall time = FLOPs / (peak × utilisation).\n"
+    )
+    rows = [[label, f"{v['train'] / 1e9:.2f}", f"{v['forward'] / 1e9:.2f}", f"{v['input_grad'] / 1e9:.2f}"]
+            for label, v in proj["flops_per_image"].items()]
+    out.append(_table(["network and input", "GFLOP / training image", "GFLOP / forward", "GFLOP / input gradient"],
+                      rows) + "\n")
+    names = list(proj["gpus"])
+    rows = []
+    for chapter, c in proj["chapters"].items():
+        if c["flops"] is None:
+            rows.append([chapter, "—", "—", *("—" for _ in names), c["note"]])
+            continue
+        rows.append([chapter, f"{c['flops'] / 1e15:,.0f}", f"{c['train_flops'] / c['flops']:.0%}",
+                     *(f"{c['hours'][n]:.1f} h" for n in names), c["note"]])
+    header = ["chapter", "PFLOP", "training share", *(f"{n} ({proj['gpus'][n]['utilisation']:.0%})" for n in names),
+              "workload"]
+    out.append(_table(header, rows) + "\n")
+    out.append("Peaks: " + "; ".join(f"{n}: {g['peak']}" for n, g in proj["gpus"].items()) + ". "
+               + proj["assumption"] + "\n")
+    return out

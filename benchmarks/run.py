@@ -1,12 +1,15 @@
 """Run every benchmark side by side in one process, print every ratio, write the results and the book page.
 
     python benchmarks/run.py [--threads N] [--repeats R] [--compile] [--smoke] [--render-only]
+    python benchmarks/run.py --only speedup,projection   # just those sections, merged into the results file
 
 1. our trainer vs a textbook PyTorch loop (images/s, ratio), per model;
 2. our trainer vs a bare compute loop (the overhead of everything else);
 3. the achieved FLOP rate vs the machine's float32 matmul peak measured in the same run;
 4. batched R1–R3 (``approx.approx_terms``) vs a per-sample loop, after checking they agree;
-plus, where a CUDA GPU exists, the GPU section (``gpu.py``).
+5. training the robustness chapter's quick-profile runs on 2 local workers vs 1 (``parallel.py``);
+6. every chapter's paper profile: FLOPs and projected wall time on named GPU classes (``gpu.projection``);
+plus, where a CUDA GPU exists, the measured GPU section (``gpu.py``).
 
 Writes ``benchmarks/results/latest.json`` (atomically) and renders ``book/performance.md`` from it.
 See each module's docstring for what exactly each arm does.
@@ -31,7 +34,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/ fir
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks import gpu, harness, loops, report, rterms  # noqa: E402
+from benchmarks import gpu, harness, loops, parallel, report, rterms  # noqa: E402
 from mixup_lib import data, models, provenance, storage  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
@@ -175,7 +178,7 @@ def _duration(us: float) -> str:
     return f"{us / 1000:.0f} ms" if us >= 10_000 else f"{us:.0f} µs"
 
 
-def verdicts(training, rterm_cases) -> tuple[list[dict[str, Any]], list[str]]:
+def verdicts(training, rterm_cases, speedup=None) -> tuple[list[dict[str, Any]], list[str]]:
     rows, reasons = [], []
     for res in training.values():
         met = res["ratio_vs_textbook"] >= res["target_vs_textbook"]
@@ -218,7 +221,55 @@ def verdicts(training, rterm_cases) -> tuple[list[dict[str, Any]], list[str]]:
         met = c["ratio"] >= TARGET_RTERMS
         rows.append({"benchmark": "4", "what": f"batched / per-sample R-terms, {c['case']}, n = {c['n']}",
                      "value": c["ratio"], "target": TARGET_RTERMS, "target_text": f"≥ {TARGET_RTERMS:g}×", "met": met})
+    if speedup:
+        w = speedup["workers"]
+        rows.append({"benchmark": "5", "what": f"{w[1]} workers / {w[0]}, {speedup['chapter']} {speedup['profile']} "
+                     f"profile ({speedup['runs']} runs)", "value": speedup["ratio"], "target": speedup["target"],
+                     "target_text": f"≥ {speedup['target']:g}×", "met": speedup["ratio"] >= speedup["target"]})
     return rows, reasons
+
+
+#: Sections that ``--only`` can run alone (merged into an existing results file).
+SECTIONS = ("speedup", "projection")
+
+
+def run_speedup(args, log) -> dict[str, Any]:
+    return parallel.run_speedup("smoke" if args.smoke else "quick", log=log)
+
+
+def run_projection(log) -> dict[str, Any]:
+    proj = gpu.projection()
+    log("[6] paper profiles, FLOPs and projected wall time (training, evaluation, penalty, attacks):")
+    for line in gpu.projection_lines(proj):
+        log(line)
+    return proj
+
+
+def _sections(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    bad = [name for name in names if name not in SECTIONS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"--only {text!r}: choose from {', '.join(SECTIONS)} (comma-separated)")
+    return names
+
+
+def run_only(args, sections: list[str], log) -> int:
+    """Run ``sections`` alone and merge them into the existing results file; re-render the page."""
+    if not args.out.is_file():
+        raise SystemExit(f"--only needs an existing {args.out} (run the whole benchmark once first)")
+    result = json.loads(args.out.read_text(encoding="utf-8"))
+    if "speedup" in sections:
+        result["speedup"] = run_speedup(args, log)
+    if "projection" in sections:
+        result["projection"] = run_projection(log)
+    result["verdicts"], result["reasons"] = verdicts(result["training"], result["rterms"]["cases"],
+                                                     result.get("speedup"))
+    result.setdefault("sections_updated", {}).update(
+        {name: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M") for name in sections})
+    write_atomic(args.out, json.dumps(result, indent=1, default=str) + "\n")
+    write_atomic(args.page, report.render(result))
+    log(f"updated {', '.join(sections)} in {args.out} and rendered {args.page}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,19 +279,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="GPU section: also time torch.compile")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU section even where CUDA exists")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: checks that it runs")
+    parser.add_argument("--skip-speedup", action="store_true", help="skip benchmark 5 (2 workers vs 1, minutes)")
+    parser.add_argument("--only", type=_sections, default=None,
+                        help=f"run only these sections ({', '.join(SECTIONS)}), merged into the results file")
     parser.add_argument("--render-only", action="store_true", help="re-render the page from the results file")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
     parser.add_argument("--page", type=Path, default=PAGE, help="the book page to render")
     args = parser.parse_args(argv)
     if args.render_only:  # verdicts and reasons are recomputed, so their wording follows this file
         result = json.loads(args.out.read_text(encoding="utf-8"))
-        result["verdicts"], result["reasons"] = verdicts(result["training"], result["rterms"]["cases"])
+        result["verdicts"], result["reasons"] = verdicts(result["training"], result["rterms"]["cases"],
+                                                         result.get("speedup"))
         write_atomic(args.out, json.dumps(result, indent=1, default=str) + "\n")
         write_atomic(args.page, report.render(result))
         print(f"rendered {args.page} from {args.out}")
         return 0
     if args.threads < 1 or (args.repeats is not None and args.repeats < 1):
         parser.error("--threads and --repeats must be >= 1")
+
+    if args.only:
+        return run_only(args, args.only, lambda line: print(line, flush=True))
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -286,9 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         why = "--no-gpu" if args.no_gpu else "torch.cuda.is_available() is False"
         gpu_result = {"skipped": why}
-        log(f"[gpu] skipped: no CUDA GPU here ({why}); WRN-16-8 images/s and paper-profile projections need one")
+        log(f"[gpu] skipped: no CUDA GPU here ({why}); measured WRN-16-8 images/s need one ([6] projects from FLOPs)")
 
-    rows, reasons = verdicts(training, rterm_results["cases"])
+    speedup = None if args.skip_speedup else run_speedup(args, log)
+    projection = run_projection(log)
+    rows, reasons = verdicts(training, rterm_results["cases"], speedup)
     machine["load_average_end"] = harness.load_average()
     result = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
@@ -305,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         "flops": flops,
         "rterms": rterm_results,
         "gpu": gpu_result,
+        "speedup": speedup,
+        "projection": projection,
         "verdicts": rows,
         "reasons": reasons,
         "elapsed_s": time.perf_counter() - started,

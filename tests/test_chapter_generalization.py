@@ -496,17 +496,3 @@ def test_published_anchors_beside_ours():
     curves = {"cifar10": {m: {"test_error": [[0.5, v], [0.5, v + 0.02]]} for m, v in (("erm", 0.3), ("mixup", 0.2))}}
     assert generalization.final_test_errors(curves) == {
         "cifar10": {"erm": pytest.approx(0.31), "mixup": pytest.approx(0.21), "n_seeds": 2}}
-
-
-@pytest.mark.slow
-def test_the_paper_profile_code_path_at_reduced_size(tmp_path):
-    """The paper's full-width PreAct ResNet-18 (width 64) on 28×28×1 inputs, two SGD steps per run, through
-    compute and verdicts: what a GPU build runs, minus the data and the epochs."""
-    settings = profiles.resolve("generalization", "paper", n_train=128, n_test=16, epochs=1, n_grid=[64, 128],
-                                alpha_grid=[1.0], track_penalty=2, seeds=[0], sweep_seeds=[0])
-    assert settings["width"] == 64 and settings["profile"] == "paper"
-    r = generalization.compute(settings, runs_dir=tmp_path / "runs", device="cpu", workers=2)  # the local pool
-    assert r["runs"]["distinct"] == 4 and r["setup"]["model"] == "preact-resnet18, base width 64"
-    assert {c.verdict for c in generalization.verdicts(r)} <= {claims.SUPPORTED, claims.NOT_SUPPORTED,
-                                                                claims.INCONCLUSIVE}
-    assert len(r["penalty"]) == 2 and all(p["final_erm"] > 0 for p in r["penalty"])
