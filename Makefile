@@ -4,7 +4,9 @@ PYTHON  ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
-PROFILE ?= quick
+# auto: per chapter the strongest committed results (paper, then full; drawn without training or data), else the
+# quick profile computed live. PROFILE=quick recomputes every chapter live; smoke, full, paper as named.
+PROFILE ?= auto
 NB      ?=
 PARAMS  ?=
 
@@ -58,15 +60,19 @@ lint: $(STAMP)
 # 1) papermill executes each notebooks/<name>.py into book/generated/ (skipped when unchanged), saying first what
 #    each chapter will cost at $(PROFILE) and then its training progress (MIXUP_PROGRESS=0: none),
 # 2) Jupyter Book builds the site with execution off; any Sphinx warning fails the build.
-book: $(STAMP) data
+# The data is set up (make data) only when some chapter will compute on it: drawing committed results needs none.
+NEEDS_DATA = $(BIN)/python tools/execute_notebooks.py --needs-data
+book: $(STAMP)
+	@if $(NEEDS_DATA) --profile $(PROFILE); then $(MAKE) --no-print-directory data; fi
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "book: open _build/html/index.html"
 
 # Rerun one figure (always executed), then rebuild the site. PARAMS takes papermill's -p NAME VALUE, -y YAML,
 # -f FILE and -r NAME VALUE (see README, "Profiles, and rerunning one figure").
-figure: $(STAMP) data
+figure: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make figure NB=<notebook name> PARAMS='-p alpha 0.5'"; exit 2; }
+	@if $(NEEDS_DATA) --profile $(PROFILE) --only $(NB) $(PARAMS); then $(MAKE) --no-print-directory data; fi
 	$(BIN)/python tools/execute_notebooks.py --profile $(PROFILE) --only $(NB) --force $(PARAMS)
 	@missing="$$(for f in notebooks/*.py; do n=$$(basename $$f .py); test -f book/generated/$$n.ipynb || printf ' %s' $$n; done)"; \
 	if [ -n "$$missing" ]; then echo "figure: book/generated/$(NB).ipynb is written; the site is not rebuilt until every chapter has been executed once (missing:$$missing): run make book"; \

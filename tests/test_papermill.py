@@ -247,3 +247,36 @@ def test_the_kernels_progress_lines_are_echoed(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "  robustness: training 2 runs (1k example-epochs)"
     assert out[1:] == ["  robustness: training 2 runs (1k example-epochs)", "  robustness: 1/2 runs done"]
+
+
+# ---------------------------------------------------------------- make book's default: --profile auto
+
+
+def test_auto_takes_the_strongest_committed_profile_per_chapter_else_quick(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIXUP_RUNS", str(tmp_path / "runs"))
+    committed = {path.parent.name: path.stem for path in (ROOT / "results").glob("*/*.json")
+                 if path.stem in execute_notebooks.STRONGEST_COMMITTED}
+    for name in ("approximation", "robustness", "generalization"):
+        chosen = execute_notebooks.chapter_parameters(name, {"profile": "auto"})
+        assert chosen["profile"] == committed.get(name, "quick"), name
+    assert committed.get("approximation") == "full"  # so the test sees both branches while others are pending
+    monkeypatch.setenv("MIXUP_RESULTS", str(tmp_path / "nothing-committed"))
+    assert execute_notebooks.chapter_parameters("approximation", {"profile": "auto"})["profile"] == "quick"
+    assert execute_notebooks.chapter_parameters("approximation", {"profile": "smoke"}) == {"profile": "smoke"}
+
+
+@pytest.mark.parametrize(("profile", "only", "committed", "expected"), [
+    ("smoke", [], True, 1),  # every chapter draws its committed smoke results
+    ("auto", ["approximation"], True, 1),  # the committed full results
+    ("smoke", ["robustness"], False, 0),  # nothing stored: it trains on Fashion-MNIST
+    ("smoke", ["approximation"], False, 1),  # computes, but on generated two moons
+])
+def test_needs_data_says_whether_a_chapter_will_compute_on_a_data_set(tmp_path, monkeypatch, capsys, profile,
+                                                                      only, committed, expected):
+    monkeypatch.setenv("MIXUP_RUNS", str(tmp_path / "runs"))
+    if not committed:
+        monkeypatch.setenv("MIXUP_RESULTS", str(tmp_path / "nothing-committed"))
+    argv = ["--profile", profile, "--needs-data", *(item for name in only for item in ("--only", name))]
+    assert execute_notebooks.main(argv) == expected
+    said = capsys.readouterr().out.strip()
+    assert said == ("draws stored results only: no data needed" if expected else "computes on data: robustness")
