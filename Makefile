@@ -52,7 +52,7 @@ data: $(STAMP)
 	fi
 
 test: $(STAMP) data
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

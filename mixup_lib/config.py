@@ -370,7 +370,6 @@ __all__ = [
     "METHODS",
     "OPTIONAL_DEFAULTS",
     "SCHEDULES",
-    "ConfigError",
     "TrainConfig",
     "check_model_fits_input",
     "default_config",

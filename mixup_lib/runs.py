@@ -53,8 +53,9 @@ from torch import nn
 
 from mixup_lib import storage
 from mixup_lib import train as train_module
-from mixup_lib.config import ConfigError, TrainConfig, validate
+from mixup_lib.config import TrainConfig, validate
 from mixup_lib.devices import device_description, resolve_device
+from mixup_lib.errors import ConfigError
 from mixup_lib.storage import RunError, StorageError, atomic_save, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)

@@ -226,7 +226,7 @@ plt.show()
 # initialization and after mixup training (Fig. 2's runs; the tanh net trained the same way), on the first
 # training points. {numref}`fig-fixed-lambda` shows the errors, the table under it the slopes.
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-fixed-lambda", "caption": "Claim 2 at fixed λ: the errors of the truncations $T_0$, $T_1$, $T_2$ of {eq}`eq-approx-loss` against $a = 1-\\lambda$ must shrink like $a$, $a^2$, $a^3$ (dashed: at initialization)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-fixed-lambda", "caption": "Claim 2 at fixed \u03bb: the errors of the truncations $T_0$, $T_1$, $T_2$ of {eq}`eq-approx-loss` against $a = 1-\\lambda$ must shrink like $a$, $a^2$, $a^3$ (dashed: at initialization)."}}
 n_models = len({record["model"] for record in results["claim2"]})
 fig, axes = plt.subplots(1, n_models, figsize=(4.2 * n_models, 3.5), squeeze=False)
 plots.draw_fixed_lambda(axes[0], results["claim2"])
@@ -262,7 +262,7 @@ display(HTML(tables.table([results["bias_free"]], [("|R3|", "R3", ".1e"),
 # boundaries side by side. The results hold, per α, the boundary and the test accuracy; losses against α are not
 # recorded for these networks.
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-alpha-explorer", "caption": "Decision boundary of a two-layer ReLU net trained with mixup at each α (α = 0: ERM), and its test accuracy against α. The slider steps through α."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-alpha-explorer", "caption": "Decision boundary of a two-layer ReLU net trained with mixup at each \u03b1 (\u03b1 = 0: ERM), and its test accuracy against \u03b1. The slider steps through \u03b1."}}
 train_x, train_y = results["data"]["x_train"], results["data"]["y_train"]
 boundaries = {entry["alpha"]: entry for entry in results["boundaries"]}
 display(HTML(plots.alpha_explorer_html(results["boundaries"], train_x, train_y)))

@@ -133,7 +133,7 @@ for d in results["datasets"]:
     if d["used"] is None:
         print(f"{d['title']}: not available on this machine and fallback is off: no figure")
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-curves", "caption": "The paper's Figs. 5–8, reproduced: training (solid) and test (dashed) loss and error, and the gaps (test − train), for ERM and mixup, one row per data set that ran; the row title names every data set its runs stand for."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-curves", "caption": "The paper's Figs. 5\u20138, reproduced: training (solid) and test (dashed) loss and error, and the gaps (test \u2212 train), for ERM and mixup, one row per data set that ran; the row title names every data set its runs stand for."}}
 plots.curves_grid_figure([(results["curves"][used], group_title(used)) for used in stands_for])
 plt.show()
 
@@ -225,7 +225,7 @@ display(HTML(tables.table(results["published"], [
 # the participation ratio (Σλ)²/Σλ², the entropy rank, and the number of principal components holding 90% and
 # 99% of the variance.
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-n-sweep", "caption": "Beyond the paper: the final gaps against the training-set size $n$ on log–log axes (Fashion-MNIST), with a slope −1/2 for reference."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-n-sweep", "caption": "Beyond the paper: the final gaps against the training-set size $n$ on log\u2013log axes (Fashion-MNIST), with a slope \u22121/2 for reference."}}
 plots.n_sweep_figure(results["n_sweep"]["summary"], results["n_sweep"]["slopes"])
 plt.show()
 
@@ -253,7 +253,7 @@ display(HTML(tables.table(results["n_sweep"]["ranks"], [
 # grid on the main training subset (α = 0 is ERM), with the sweep seeds, and show the final gaps, the final clean
 # training and test losses, and the final data-adaptive penalty ({numref}`fig-gap-alpha`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-alpha", "caption": "Beyond the paper: against α (0: ERM), the final gaps, the final clean training and test losses, and the final penalties {eq}`eq-penalty`."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-gap-alpha", "caption": "Beyond the paper: against \u03b1 (0: ERM), the final gaps, the final clean training and test losses, and the final penalties {eq}`eq-penalty`."}}
 sweep = results["alpha_sweep"]
 plots.gap_alpha_sweep_figure(sweep["alphas"], sweep["summary"], chapter.PENALTY_NAMES)
 plt.show()

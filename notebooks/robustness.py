@@ -105,7 +105,7 @@ display(HTML(tables.table(results["networks"], [
     ("run", "hash", tables.CODE), ("trainer's final test accuracy", "test_acc", ".3f")],
     f"Trained networks ({settings['model']} on {data['used']})")))
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-fig1a", "caption": "The paper's Fig. 1a, reproduced: robust test accuracy under FGSM against ε for ERM and mixup (left), and over each network's clean accuracy (right). Lines: mean over seeds; bands: min–max."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-fig1a", "caption": "The paper's Fig. 1a, reproduced: robust test accuracy under FGSM against \u03b5 for ERM and mixup (left), and over each network's clean accuracy (right). Lines: mean over seeds; bands: min\u2013max."}}
 plots.robust_accuracy_figure(
     fig1a["eps_255"], fig1a["curves"], alpha=fig1a["alpha"], chance=data["chance"],
     title=f"Fig. 1a (reproduced on {data['used']}): {settings['model']}, {len(fig1a['seeds'])} seeds")
@@ -170,7 +170,7 @@ plt.show()
 # Mixup at several α (α = 0 is ERM), first seed only (one network per α, so no band), same training recipe, FGSM
 # on all test points ({numref}`fig-alpha-sweep`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-alpha-sweep", "caption": "Beyond the paper: FGSM robust accuracy against α (α = 0: ERM), first seed; one line per ε of the grid."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-alpha-sweep", "caption": "Beyond the paper: FGSM robust accuracy against \u03b1 (\u03b1 = 0: ERM), first seed; one line per \u03b5 of the grid."}}
 sweep = results["alpha_sweep"]
 plots.alpha_sweep_figure(sweep["alphas"], sweep["accuracy"], fig1a["eps_255"], chance=data["chance"],
                          title=f"Robust accuracy against α (seed {sweep['seed']}, {data['used']})")
@@ -242,7 +242,7 @@ display(HTML(tables.table(theorems["rows"], [
     f"Theorems 3.1/3.2: n = {theorems['n']}, noise {theorems['noise']}, hidden {theorems['hidden']}, "
     f"{theorems['steps']} steps, seeds {theorems['seeds']}")))
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-bound-check", "caption": "Theorems 3.1/3.2 on two moons: the two sides of the bound {eq}`eq-bound`, per data set, model, training method and α; filled markers: cases that meet every assumption."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-bound-check", "caption": "Theorems 3.1/3.2 on two moons: the two sides of the bound {eq}`eq-bound`, per data set, model, training method and \u03b1; filled markers: cases that meet every assumption."}}
 variants = [v["data"] for v in theorems["variants"]]
 plots.bound_check_figure(theorems["rows"], variants, theorems["models"], theorems["alphas"])
 plt.show()

@@ -39,31 +39,28 @@ def book_copy(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def built_book(book_copy):
-    """The copy's root after executing every notebook at the smoke profile and building; site in _build/html.
+def built_book(tmp_path_factory):
+    """The root of a copy of the book after executing every notebook at the smoke profile and building; site in
+    _build/html. Built once per test session: under pytest-xdist the first worker builds it, the others wait for
+    it (a lock in the session's shared temporary folder).
 
     The pages draw the committed smoke results (results/<chapter>/smoke.json), so the build is given empty data
     folders: the default build touches no data set (a fresh machine has none).
     """
-    copy, env = book_copy
-    nothing = copy / "no-data"
-    nothing.mkdir(exist_ok=True)
-    env = {**env, "MIXUP_DATA": str(nothing), "MIXUP_DEBIAN_FASHION_MNIST": str(nothing)}
-    _run([sys.executable, "tools/execute_notebooks.py", "--profile", "smoke"], copy, env)
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    _run([str(jupyter_book), "build", ".", "--warningiserror", "--keep-going", "--quiet"], copy, env)
+    from filelock import FileLock  # a dependency of torch
+
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    with FileLock(str(shared / "built-book.lock")):
+        copy = shared / "built-book"
+        if not (copy / ".built").exists():
+            shutil.rmtree(copy, ignore_errors=True)
+            copy, env = make_book_copy(copy)
+            nothing = copy / "no-data"
+            nothing.mkdir()
+            env = {**env, "MIXUP_DATA": str(nothing), "MIXUP_DEBIAN_FASHION_MNIST": str(nothing)}
+            _run([sys.executable, "tools/execute_notebooks.py", "--profile", "smoke"], copy, env)
+            jupyter_book = Path(sys.executable).parent / "jupyter-book"
+            _run([str(jupyter_book), "build", ".", "--warningiserror", "--keep-going", "--quiet"], copy, env)
+            (copy / ".built").touch()
     return copy
-
-
-# With pytest-xdist (make test runs `pytest -n auto --dist loadgroup`), tests that share an expensive
-# session or module fixture stay on one worker, so it is built once: the smoke book, and the local SLURM.
-XDIST_GROUPS = {"built_book": "book", "book_copy": "book"}
-XDIST_MODULE_GROUPS = {"test_browser.py": "book", "test_dispatch.py": "slurm"}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        group = XDIST_MODULE_GROUPS.get(item.path.name)
-        group = group or next((XDIST_GROUPS[name] for name in item.fixturenames if name in XDIST_GROUPS), None)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
