@@ -15,8 +15,9 @@ one property of what it saw:
 * every ``_toc.yml`` entry is reachable from ``index.html`` by following the left navigation;
 * a full-page screenshot of every page, saved to ``_build/screenshots/<path with / as _>.png``;
 * every range slider (the kernel-free α explorer) shows another frame when moved with the keyboard;
-* every chapter page (``book/generated/``) has numbered figures ("Fig. 1: …"), every image of its article sits in
-  a numbered figure, and it offers its jupytext source (.py) and executed notebook (.ipynb) for download;
+* every chapter page (``book/generated/``) has numbered figures ("Book figure 1: …", not the paper's "Fig. 1"),
+  every image of its article sits in a numbered figure, and it offers its jupytext source (.py) and executed
+  notebook (.ipynb) for download;
 * no absolute path of a build machine (``/work/``, ``/tmp/``, ``/home/``, ``/root/`` …) in any page's text;
 * every function, class, method and exception on a page that documents them has a ``[source]`` link.
 
@@ -585,7 +586,7 @@ def test_every_chapter_numbers_its_figures_and_offers_its_sources(crawl):
         if not visit.figures:
             items.append("no <figure> on the page")
         items += [f"figure without a number: {fig['caption'][:60]!r}" for fig in visit.figures
-                  if not re.fullmatch(r"Fig\. \d+(\.\d+)*", fig["number"].rstrip(":").strip())]
+                  if not re.fullmatch(r"Book figure \d+(\.\d+)*", fig["number"].rstrip(":").strip())]
         items += [f"image outside a numbered figure: {src}" for src in visit.loose_images]
         for suffix, what in ((".py", "jupytext source"), (".ipynb", "executed notebook")):
             if not any(urllib.parse.urlsplit(link).path.endswith(suffix) for link in visit.downloads):
