@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,21 +39,19 @@ def book_copy(tmp_path_factory):
     return make_book_copy(tmp_path_factory.mktemp("book"))
 
 
-@pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
-    """The root of a copy of the book after executing every notebook at the smoke profile and building; site in
-    _build/html. Built once per test session: under pytest-xdist the first worker builds it, the others wait for
-    it (a lock in the session's shared temporary folder).
+def _shared_temp(config: pytest.Config) -> Path:
+    """The session's temporary folder that every pytest-xdist worker sees (each worker's own is one below)."""
+    base = config._tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
-    The pages draw the committed smoke results (results/<chapter>/smoke.json), so the build is given empty data
-    folders: the default build touches no data set (a fresh machine has none).
-    """
+
+def build_smoke_book(shared: Path) -> Path:
+    """Execute every notebook at the smoke profile in a copy of the book under ``shared`` and build the site, once:
+    under a lock, and skipped when ``shared/built-book/.built`` exists. Returns the copy's root."""
     from filelock import FileLock  # a dependency of torch
 
-    shared = tmp_path_factory.getbasetemp()
-    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    copy = shared / "built-book"
     with FileLock(str(shared / "built-book.lock")):
-        copy = shared / "built-book"
         if not (copy / ".built").exists():
             shutil.rmtree(copy, ignore_errors=True)
             copy, env = make_book_copy(copy)
@@ -64,3 +63,40 @@ def built_book(tmp_path_factory):
             _run([str(jupyter_book), "build", ".", "--warningiserror", "--keep-going", "--quiet"], copy, env)
             (copy / ".built").touch()
     return copy
+
+
+_BOOK_BUILDER: list[subprocess.Popen] = []
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Start building the smoke book in the background as soon as the tests that need it are collected, so that
+    no worker sits idle waiting for it (the first worker starts it; the fixture then waits on its lock)."""
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or not any(
+            "built_book" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    shared = _shared_temp(config)
+    build = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import conftest, pathlib; " \
+            f"conftest.build_smoke_book(pathlib.Path({str(shared)!r}))"
+    _BOOK_BUILDER.append(subprocess.Popen([sys.executable, "-c", build], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Another worker may still need the book: wait for the builder, unless the session was interrupted."""
+    for builder in _BOOK_BUILDER:
+        if exitstatus == pytest.ExitCode.INTERRUPTED and builder.poll() is None:
+            os.killpg(builder.pid, signal.SIGTERM)
+        builder.wait()
+
+
+@pytest.fixture(scope="session")
+def built_book(request):
+    """The root of a copy of the book after executing every notebook at the smoke profile and building; site in
+    _build/html. Built once per test session, in the background from the moment the tests are collected; a worker
+    that needs it first waits on the builder's lock (and builds it itself, showing why, if the background build
+    failed).
+
+    The pages draw the committed smoke results (results/<chapter>/smoke.json), so the build is given empty data
+    folders: the default build touches no data set (a fresh machine has none).
+    """
+    return build_smoke_book(_shared_temp(request.config))
