@@ -16,7 +16,7 @@
 # **Downloads:** {download}`this page's source (jupytext, .py) </notebooks/robustness.py>` ·
 # {download}`the executed notebook (.ipynb) </book/generated/robustness.ipynb>`
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
 
 profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from

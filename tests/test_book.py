@@ -48,7 +48,8 @@ def test_every_notebook_has_a_tagged_parameters_cell_first():
         cells = re.findall(r"^# %%(.*)$", text, flags=re.MULTILINE)
         code_cells = [c for c in cells if "[markdown]" not in c]
         first = code_cells[0] if code_cells else ""
-        assert 'tags=["parameters"]' in first, f"{name}: first code cell must be tagged parameters"
+        assert re.search(r'tags=\[[^]]*"parameters"', first), f"{name}: first code cell must be tagged parameters"
+        assert '"hide-input"' in first, f"{name}: the parameters cell must show its code only on a click"
         for knob in ("profile", "device", "seeds"):
             assert re.search(rf"^{knob}(: [^=]+)? = ", text, flags=re.MULTILINE), f"{name}: no parameter {knob}"
 
@@ -63,6 +64,8 @@ def test_smoke_notebooks_execute_without_errors_and_end_with_provenance(built_bo
         rendered = json.dumps(last_code.get("outputs", []))
         assert "Provenance" in rendered and "git commit" in rendered, f"{name} does not end with provenance"
         assert notebook["metadata"]["mixup_companion"]["parameters"]["profile"] == "smoke"
+        [injected] = [cell for cell in notebook["cells"] if "injected-parameters" in cell["metadata"].get("tags", [])]
+        assert "hide-input" in injected["metadata"]["tags"], f"{name}: papermill's injected cell shows its code"
 
 
 @pytest.mark.slow

@@ -281,6 +281,6 @@ def test_the_jupyterlab_page_opens_a_py_notebook_and_saves_an_edit(lab):
         browser.close()
     text = path.read_text()
     assert edit in text, "Ctrl+S in JupyterLab did not write the edit to the .py file"
-    assert 'tags=["parameters"]' in text and "format_name: percent" in text
+    assert 'tags=["parameters", "hide-input"]' in text and "format_name: percent" in text
     assert not list((lab.root / "notebooks").glob("*.ipynb")), "JupyterLab wrote a paired .ipynb"
     lab.restore(name)

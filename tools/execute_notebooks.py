@@ -499,11 +499,21 @@ def execute(name: str, parameters: dict) -> float:
         finally:
             os.environ.pop(PROGRESS_FILE_ENV, None)
         notebook = nbformat.read(executed, as_version=4)
+        _fold_injected_parameters(notebook)
         notebook.metadata[METADATA_KEY] = {"fingerprint": fingerprint(name, parameters), "parameters": parameters}
         nbformat.write(notebook, executed)
         _inject_fault("before-write")
         os.replace(executed, GENERATED / f"{name}.ipynb")
     return time.time() - started
+
+
+def _fold_injected_parameters(notebook) -> None:
+    """Papermill's injected-parameters cell shows its code only on a click, like the parameters cell above it: a
+    page opens with its title and where its numbers come from, not with code."""
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
 
 
 class NotebookFailedError(RuntimeError):
