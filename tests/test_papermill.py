@@ -118,8 +118,10 @@ def test_yaml_is_read_as_papermill_reads_it():
 
 
 @pytest.fixture
-def executed(monkeypatch):
-    """The parameters each notebook would be executed with (nothing executes)."""
+def executed(monkeypatch, tmp_path):
+    """The parameters each notebook would be executed with (nothing executes), against an empty run store: what
+    the executor says of cost must not depend on results this machine happens to have cached."""
+    monkeypatch.setenv("MIXUP_RUNS", str(tmp_path / "runs"))
     calls: list[tuple[str, dict]] = []
 
     def record(name, parameters):
