@@ -78,9 +78,10 @@ if data["is_fallback"]:  # at the top: the page must not hide a substituted data
 # [0, 1]; normalization is the network's first layer), on a grid of multiples of 1/255 from 0 up to 64/255: on
 # Fashion-MNIST the models are weaker under attack than on SVHN, and it takes about that much for both to fall to
 # chance (10%). The `quick` profile trains a narrow WRN-16-1 on a stratified subset for a few epochs
-# so that the chapter runs in minutes on a laptop CPU; `paper` trains WRN-16-8 on the full training set for 30
-# epochs (our choice: the paper does not say) and is meant for a GPU: `make figure NB=robustness PARAMS="-p
-# profile paper"`.
+# so that the chapter runs in minutes on a laptop CPU; `full` (committed, drawn by default) trains the same
+# WRN-16-1 on the whole training set for 10 epochs and attacks every test image, about 3 hours on 2 CPU cores;
+# `paper` trains WRN-16-8 on the full training set for 30 epochs (our choice: the paper does not say) and is
+# meant for a GPU: `make figure NB=robustness PARAMS="-p profile paper"`.
 #
 # **What is reconstructed.** The statement of the theorems is reconstructed from the paper's text (see the
 # project's specification); what exactly Fig. 3 showed could not be checked, so {numref}`fig-cosines` is our
