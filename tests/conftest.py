@@ -68,13 +68,14 @@ def build_smoke_book(shared: Path) -> Path:
 _BOOK_BUILDER: list[subprocess.Popen] = []
 
 
-def pytest_collection_modifyitems(session, config, items):
-    """Start building the smoke book in the background as soon as the tests that need it are collected, so that
-    no worker sits idle waiting for it (the first worker starts it; the fixture then waits on its lock)."""
+def pytest_collection_finish(session):
+    """Start building the smoke book in the background as soon as the tests that need it are collected (and not
+    deselected), so that no worker sits idle waiting for it (the first worker starts it; the fixture then waits
+    on its lock)."""
     if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or not any(
-            "built_book" in getattr(item, "fixturenames", ()) for item in items):
+            "built_book" in getattr(item, "fixturenames", ()) for item in session.items):
         return
-    shared = _shared_temp(config)
+    shared = _shared_temp(session.config)
     build = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import conftest, pathlib; " \
             f"conftest.build_smoke_book(pathlib.Path({str(shared)!r}))"
     _BOOK_BUILDER.append(subprocess.Popen([sys.executable, "-c", build], cwd=ROOT, stdout=subprocess.DEVNULL,
