@@ -212,6 +212,7 @@ def test_expected_cost_says_drawing_only_for_committed_results_else_the_measured
     assert cost("approximation", {"profile": "full"}).startswith("already computed (results/approximation/full.json)")
     assert cost("robustness", {"profile": "quick"}) == (
         "computes: about 6 min at profile quick on a 2-core CPU (less with runs already in the store, or a GPU)")
+    monkeypatch.setenv("MIXUP_RESULTS", str(tmp_path / "nothing-committed"))  # full results not committed (yet)
     assert cost("generalization", {"profile": "full"}).startswith("computes: about 2.0 h at profile full")
     assert cost("robustness", {"profile": "smoke", "seeds": [1], "device": "cpu"}).endswith(
         "; seeds changed: a rough guide")
