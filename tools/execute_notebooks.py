@@ -511,7 +511,7 @@ def _fold_injected_parameters(notebook) -> None:
     """Papermill's injected-parameters cell shows its code only on a click, like the parameters cell above it: a
     page opens with its title and where its numbers come from, not with code."""
     for cell in notebook.cells:
-        tags = cell.metadata.setdefault("tags", [])
+        tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "hide-input" not in tags:
             tags.append("hide-input")
 
