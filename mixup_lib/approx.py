@@ -203,17 +203,9 @@ def _pair_quadrature_loss(
     return total / n**2
 
 
-def _quadrature_mixup_loss(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None,
-    rule: Callable[[float, float, int], tuple[np.ndarray, np.ndarray]],
-    mix_labels: bool,
-    n_quad: int,
-    chunk_size: int,
-) -> torch.Tensor:
+def _quadrature_mixup_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float, beta: float | None,
+                           rule: Callable[[float, float, int], tuple[np.ndarray, np.ndarray]], mix_labels: bool,
+                           n_quad: int, chunk_size: int) -> torch.Tensor:
     """Eq. (1) or Lemma 3.1 with λ by the quadrature ``rule(α, β, n_quad)`` over all n² pairs; α = 0 gives L_std.
 
     ``beta_quadrature`` with mixed labels is Eq. (1); ``mixture_quadrature`` (D̃λ) with y_i is Lemma 3.1's rewrite.
@@ -226,16 +218,8 @@ def _quadrature_mixup_loss(
     return _pair_quadrature_loss(model, x, soft, lam, w, mix_labels=mix_labels, chunk_size=chunk_size)
 
 
-def pairwise_mixup_loss(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    n_quad: int = 64,
-    chunk_size: int = 1 << 16,
-) -> torch.Tensor:
+def pairwise_mixup_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float,
+                        beta: float | None = None, *, n_quad: int = 64, chunk_size: int = 1 << 16) -> torch.Tensor:
     """Eq. (1): L_mix(θ) = (1/n²) Σ_{i,j} E_{λ~Beta(α,β)} l(θ, (λx_i + (1−λ)x_j, λy_i + (1−λ)y_j)).
 
     The exact double sum over all n² ordered pairs (i = j included); the λ-expectation by Gauss–Jacobi
@@ -245,16 +229,8 @@ def pairwise_mixup_loss(
     return _quadrature_mixup_loss(model, x, targets, alpha, beta, beta_quadrature, True, n_quad, chunk_size)
 
 
-def rewritten_mixup_loss(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    n_quad: int = 64,
-    chunk_size: int = 1 << 16,
-) -> torch.Tensor:
+def rewritten_mixup_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float,
+                         beta: float | None = None, *, n_quad: int = 64, chunk_size: int = 1 << 16) -> torch.Tensor:
     """Lemma 3.1's exact rewrite: L_mix(θ) = (1/n) Σ_i E_{λ~D̃λ} E_r l(θ, (λx_i + (1−λ)r, y_i)).
 
     r is uniform over the training inputs, D̃λ = α/(α+β)·Beta(α+1, β) + β/(α+β)·Beta(β+1, α); each
@@ -277,17 +253,9 @@ def pulled_loss(
     return _pair_quadrature_loss(model, x, soft, np.array([lam]), np.array([1.0]), False, chunk_size)
 
 
-def monte_carlo_mixup_loss(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    n_samples: int = 10_000,
-    generator: torch.Generator | None = None,
-    chunk_size: int = 1 << 16,
-) -> tuple[float, float]:
+def monte_carlo_mixup_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float,
+                           beta: float | None = None, *, n_samples: int = 10_000,
+                           generator: torch.Generator | None = None, chunk_size: int = 1 << 16) -> tuple[float, float]:
     """Eq. (1) by Monte Carlo: ``n_samples`` i.i.d. triples (i, j, λ), i and j uniform, λ ~ Beta(α, β).
 
     Returns (estimate, standard error), the standard error being the sample standard deviation / √n_samples.
@@ -391,16 +359,9 @@ def covariance_factor(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, (s[keep, None] / math.sqrt(n)) * vh[keep]
 
 
-def expansion_terms(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    weights: tuple[float, float],
-    *,
-    r3: str = "exact",
-    n_probes: int = 16,
-    generator: torch.Generator | None = None,
-) -> dict[str, torch.Tensor]:
+def expansion_terms(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, weights: tuple[float, float], *,
+                    r3: str = "exact", n_probes: int = 16, generator: torch.Generator | None = None
+                    ) -> dict[str, torch.Tensor]:
     """Lemma 3.1's terms with the weights (E[1−λ], E[(1−λ)²]) given: ``{"L_std", "R1", "R2", "R3"}``.
 
     R1 is proportional to the first weight, R2 and R3 to the second (formulas in :func:`approx_terms`, which
@@ -448,17 +409,9 @@ def expansion_terms(
     return terms
 
 
-def approx_terms(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    r3: str = "exact",
-    n_probes: int = 16,
-    generator: torch.Generator | None = None,
-) -> dict[str, torch.Tensor]:
+def approx_terms(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float, beta: float | None = None,
+                 *, r3: str = "exact", n_probes: int = 16, generator: torch.Generator | None = None
+                 ) -> dict[str, torch.Tensor]:
     """The terms of Lemma 3.1 for the training set (x, targets): ``{"L_std", "R1", "R2", "R3"}`` (0-d tensors).
 
     R1 = E_D̃[1−λ]/n · Σ_i (h'(f_i) − y_i)ᵀ J_i (x̄ − x_i)
@@ -477,14 +430,8 @@ def approx_terms(
     return expansion_terms(model, x, targets, weights, r3=r3, n_probes=n_probes, generator=generator)
 
 
-def approx_mixup_loss(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    **kw,
-) -> torch.Tensor:
+def approx_mixup_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float, beta: float | None = None,
+                      **kw) -> torch.Tensor:
     """Eq. (3): L̃_mix = L_std + R1 + R2 + R3 (:func:`approx_terms`, same keywords). Differentiable."""
     terms = approx_terms(model, x, targets, alpha, beta, **kw)
     return terms["L_std"] + terms["R1"] + terms["R2"] + terms["R3"]
@@ -594,16 +541,8 @@ def truncation_slopes(result: dict, decades: float | None = None) -> list[float]
     return [loglog_slope(a, errors, floor, decades=decades) for errors in result["errors"]]
 
 
-def truncation_errors(
-    model: nn.Module,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    n_quad: int = 64,
-    r3: str = "exact",
-) -> dict:
+def truncation_errors(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, alpha: float, beta: float | None = None,
+                      *, n_quad: int = 64, r3: str = "exact") -> dict:
     """|L_mix − T| for each truncation T of Eq. (3) (:data:`TRUNCATIONS`), L_mix exact by quadrature.
 
     L_mix is :func:`rewritten_mixup_loss` with 2·``n_quad`` nodes; ``uncertainty`` is its difference from the

@@ -147,15 +147,8 @@ def _input_gradient(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, target
     return grad
 
 
-def input_gradient_cosines(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    target: str = "loss",
-    centre: torch.Tensor | None = None,
-    batch_size: int = 256,
-) -> np.ndarray:
+def input_gradient_cosines(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, target: str = "loss",
+                           centre: torch.Tensor | None = None, batch_size: int = 256) -> np.ndarray:
     """|cos(g_i, x_i − c)| per sample, g_i the input gradient of the model at x_i (Fig. 3; R of Theorem 3.1/3.2).
 
     ``target="loss"``: g_i = ∇_x l(θ, (x_i, y_i)) (softmax cross-entropy, or the logistic loss for a scalar
@@ -198,16 +191,8 @@ def null_cosine_quantile(d: int, q: float) -> float:
 # The bound
 
 
-def robustness_bound(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    alpha: float,
-    beta: float | None = None,
-    *,
-    r3: str = "exact",
-    tol: float = 1e-6,
-) -> dict[str, float | bool | int]:
+def robustness_bound(model: nn.Module, x: torch.Tensor, y: torch.Tensor, alpha: float, beta: float | None = None,
+                     *, r3: str = "exact", tol: float = 1e-6) -> dict[str, float | bool | int]:
     """Theorems 3.1/3.2: compare L̃_mix(θ) with L̃_adv(θ, ε_mix·√d) and report the assumptions.
 
     ε_mix = R · c_x · E_D̃[1−λ], R = min_i |cos(∇f(x_i), x_i)| (:func:`input_gradient_cosines` with

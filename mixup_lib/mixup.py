@@ -58,12 +58,8 @@ def _sample_beta(a: float, b: float, size: tuple[int, ...], generator: torch.Gen
     return torch.where(log_ratio.isnan(), limit, torch.sigmoid(log_ratio))
 
 
-def sample_lambda(
-    alpha: float,
-    beta: float | None = None,
-    size: tuple[int, ...] = (),
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
+def sample_lambda(alpha: float, beta: float | None = None, size: tuple[int, ...] = (),
+                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw λ ~ Beta(α, β) (the mixup distribution D_λ), float64, of shape ``size``.
 
     α = 0 gives λ = 1 (no mixing: ERM).
@@ -74,12 +70,8 @@ def sample_lambda(
     return _sample_beta(alpha, beta, size, generator)
 
 
-def sample_mixture_lambda(
-    alpha: float,
-    beta: float | None = None,
-    size: tuple[int, ...] = (),
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
+def sample_mixture_lambda(alpha: float, beta: float | None = None, size: tuple[int, ...] = (),
+                          generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw λ ~ D̃λ = α/(α+β)·Beta(α+1, β) + β/(α+β)·Beta(β+1, α) (Lemma 3.1), float64."""
     alpha, beta = resolve_beta(alpha, beta)
     if alpha == 0:

@@ -45,6 +45,30 @@ def use_style() -> None:
     })
 
 
+def label_panel(ax, *, title: str | None = None, title_size: float | None = None, xlabel: str | None = None,
+                ylabel: str | None = None, xscale: str | None = None, yscale: str | None = None,
+                legend: Mapping[str, Any] | None = None) -> None:
+    """Scales, axis labels, title and legend of one panel; ``None`` leaves a property as it is.
+
+    ``legend`` holds :meth:`matplotlib.axes.Axes.legend`'s keywords (``{}``: its defaults); call this after the
+    panel's last artist, since the legend lists only what is drawn by then.
+    """
+    for value, setter in ((xscale, ax.set_xscale), (yscale, ax.set_yscale), (xlabel, ax.set_xlabel),
+                          (ylabel, ax.set_ylabel)):
+        if value is not None:
+            setter(value)
+    if title is not None:
+        ax.set_title(title, **({} if title_size is None else {"fontsize": title_size}))
+    if legend is not None:
+        ax.legend(**legend)
+
+
+def range_errorbar(ax, x: Sequence[float], band: Mapping[str, Sequence[float]], **style: Any) -> None:
+    """``band``'s mean (over seeds) with whiskers from its ``min`` to its ``max``."""
+    mean, low, high = (np.asarray(band[k], dtype=float) for k in ("mean", "min", "max"))
+    ax.errorbar(x, mean, yerr=[mean - low, high - mean], **style)
+
+
 def mean_band(ax, x: Sequence[float], runs: Sequence[Sequence[float]], *, label: str, color: str,
               linestyle: str = "-") -> None:
     """Mean over runs (seeds) as a line, min–max over runs as a shaded band."""
@@ -85,8 +109,7 @@ def draw_curves(axes, by_method: Mapping[str, Mapping[str, np.ndarray]], *, with
             ax.set_yscale("log")
         elif key.endswith("gap"):
             ax.axhline(0, color="k", linewidth=0.5)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("epoch")
+        label_panel(ax, title=title, title_size=9, xlabel="epoch")
 
 
 def draw_gap_summary(axes, rows: Sequence[Mapping[str, Any]], names: Mapping[str, str] | None = None) -> list[str]:
@@ -113,8 +136,8 @@ def draw_gap_summary(axes, rows: Sequence[Mapping[str, Any]], names: Mapping[str
                     continue
                 ax.bar(i + offset, row["mean"], width, color=COLORS[method], label=None if labelled else name)
                 labelled = True
-                ax.errorbar(i + offset, row["mean"], yerr=[[row["mean"] - row["min"]], [row["max"] - row["mean"]]],
-                            color="k", linewidth=1, capsize=3)
+                range_errorbar(ax, [i + offset], {k: [row[k]] for k in ("mean", "min", "max")}, color="k",
+                               linewidth=1, capsize=3)
         for dataset in missing:
             i = datasets.index(dataset)
             ax.text(i, 0.05 * top if top > 0 else 0.05, "not\navailable", ha="center", va="bottom", fontsize=8,
@@ -133,8 +156,10 @@ __all__ = [
     "draw_curves",
     "draw_gap_summary",
     "interactive_session",
+    "label_panel",
     "mean_band",
     "method_label",
+    "range_errorbar",
     "use_style",
 ]
 
@@ -169,11 +194,9 @@ def robust_accuracy_figure(eps_255: Sequence[float], curves: Mapping[str, Sequen
     for ax in axes:
         _eps_axis(ax, levels, "FGSM ε (× 1/255, pixel scale)")
         ax.set_ylim(0, 1.02)
-    axes[0].set_ylabel("robust test accuracy")
-    axes[0].set_title(title, fontsize=10)
-    axes[0].legend()
-    axes[1].set_ylabel("robust accuracy / clean accuracy")
-    axes[1].set_title("Beyond the paper: relative to each network's clean accuracy", fontsize=10)
+    label_panel(axes[0], ylabel="robust test accuracy", title=title, title_size=10, legend={})
+    label_panel(axes[1], ylabel="robust accuracy / clean accuracy", title_size=10,
+                title="Beyond the paper: relative to each network's clean accuracy")
     fig.tight_layout()
     return fig
 
@@ -189,10 +212,8 @@ def attack_comparison_figure(eps_255: Sequence[float], fgsm: Mapping[str, Sequen
             mean_band(ax, levels, curves[method], label=f"{label}, {name}", color=COLORS[method], linestyle=style)
     ax.axhline(chance, color="gray", linestyle=":", linewidth=1)
     _eps_axis(ax, levels, "ε (× 1/255, pixel scale)")
-    ax.set_ylabel(f"robust accuracy, first {points} test points")
     ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend()
+    label_panel(ax, ylabel=f"robust accuracy, first {points} test points", title=title, legend={})
     fig.tight_layout()
     return fig
 
@@ -208,11 +229,9 @@ def alpha_sweep_figure(alphas: Sequence[float], accuracy: Sequence[Sequence[floa
                 label="clean" if level == 0 else f"ε = {level:g}/255")
     ax.axhline(chance, color="gray", linestyle=":", linewidth=1)
     ax.set_xticks(positions, ["ERM" if a == 0 else f"{a:g}" for a in alphas])
-    ax.set_xlabel("mixup α")
-    ax.set_ylabel("FGSM robust test accuracy")
     ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
+    label_panel(ax, xlabel="mixup α", ylabel="FGSM robust test accuracy", title=title,
+                legend={"fontsize": 7, "ncol": 2})
     fig.tight_layout()
     return fig
 
@@ -243,9 +262,7 @@ def bound_check_figure(rows: Sequence[Mapping[str, Any]], variants: Sequence[str
             ax.set_xscale("log")
             ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
             ax.minorticks_off()
-            ax.set_xlabel("α")
-            ax.set_ylabel("loss")
-            ax.set_title(f"{kind}, {name}", fontsize=9)
+            label_panel(ax, xlabel="α", ylabel="loss", title=f"{kind}, {name}", title_size=9)
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("Theorems 3.1/3.2: filled markers meet every assumption, hollow ones do not", fontsize=10)
     fig.tight_layout()
@@ -268,10 +285,9 @@ def bound_radius_figure(rows: Sequence[Mapping[str, Any]], variants: Sequence[st
     ax.set_yscale("log")
     ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
     ax.xaxis.set_minor_locator(plt.NullLocator())
-    ax.set_xlabel("α (mixup-trained θ)")
-    ax.set_ylabel("ℓ2 radius")
-    ax.set_title("Guaranteed radius ε_mix√d vs the radius ε* where the inequality stops", fontsize=10)
-    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    label_panel(ax, xlabel="α (mixup-trained θ)", ylabel="ℓ2 radius", title_size=10,
+                title="Guaranteed radius ε_mix√d vs the radius ε* where the inequality stops",
+                legend={"fontsize": 7, "ncol": 2, "loc": "upper center", "bbox_to_anchor": (0.5, -0.2)})
     fig.tight_layout()
     return fig
 
@@ -295,11 +311,8 @@ def cosine_figure(curves: Sequence[Mapping[str, Any]], *, null_images: float, nu
         _ecdf(ax, c["ecdf"], color=COLORS[c["method"]], linestyle="-" if c["target"] == "loss" else "--",
               linewidth=1, label=f"{method_label(c['method'])}, ∇ of the {c['target']}" if first else None)
     ax.axvline(null_images, color="gray", linestyle=":", label="random directions")
-    ax.set_xscale("log")
-    ax.set_xlabel("|cos(∇f(x_i), x_i − x̄)|")
-    ax.set_ylabel("fraction of training points ≤ x")
-    ax.set_title(titles[0], fontsize=10)
-    ax.legend(fontsize=7)
+    label_panel(ax, xscale="log", xlabel="|cos(∇f(x_i), x_i − x̄)|", ylabel="fraction of training points ≤ x",
+                title=titles[0], title_size=10, legend={"fontsize": 7})
     ax = axes[1]
     first_variant = next((c["data"] for c in curves if c["group"] == "moons"), None)
     for c in (c for c in curves if c["group"] == "moons"):
@@ -308,10 +321,8 @@ def cosine_figure(curves: Sequence[Mapping[str, Any]], *, null_images: float, nu
               linestyle="-" if c["data"] == first_variant else "--",
               label=f"{'ERM' if a == 0 else f'mixup α = {a:g}'}, {c['data']}")
     ax.axvline(null_moons, color="gray", linestyle=":", label="random directions")
-    ax.set_xscale("log")
-    ax.set_xlabel("|cos(∇f(x_i), x_i)|")
-    ax.set_title(titles[1], fontsize=10)
-    ax.legend(fontsize=7)
+    label_panel(ax, xscale="log", xlabel="|cos(∇f(x_i), x_i)|", title=titles[1], title_size=10,
+                legend={"fontsize": 7})
     fig.suptitle("Fig. 3 (reconstructed): R is the left end of each curve", fontsize=10)
     fig.tight_layout()
     return fig
@@ -361,9 +372,7 @@ def draw_fig2(axes, runs: Sequence[Mapping[str, Any]], alphas: Sequence[float], 
                 for (split, key), style in zip(keys.items(), ("-", "--"), strict=False):
                     mean_band(ax, steps, [[row[key] for row in r["rows"]] for r in here],
                               label=f"trained on {label}, {split}", color=COLORS[objective], linestyle=style)
-            ax.set_title(f"{kind}, α = {alpha}")
-            ax.set_xlabel("full-batch SGD step")
-            ax.set_ylabel(ylabel)
+            label_panel(ax, title=f"{kind}, α = {alpha}", xlabel="full-batch SGD step", ylabel=ylabel)
 
 
 def draw_terms(axes, runs: Sequence[Mapping[str, Any]], alpha: float, kinds: Sequence[str]) -> None:
@@ -374,8 +383,7 @@ def draw_terms(axes, runs: Sequence[Mapping[str, Any]], alpha: float, kinds: Seq
         for term, color in TERM_COLORS.items():
             mean_band(ax, steps, [[row[term] for row in r["rows"]] for r in here], label=term, color=color)
         ax.axhline(0, color="k", linewidth=0.5)
-        ax.set_title(kind)
-        ax.set_xlabel("full-batch SGD step")
+        label_panel(ax, title=kind, xlabel="full-batch SGD step")
 
 
 def draw_fixed_lambda(axes, records: Sequence[Mapping[str, Any]]) -> None:
@@ -395,9 +403,7 @@ def draw_fixed_lambda(axes, records: Sequence[Mapping[str, Any]]) -> None:
                 ax.loglog(fixed["one_minus_lams"], np.maximum(fixed["errors"][order], 1e-300), style, color=color,
                           label=f"T{order}, step {record['step']} (slope {slope_text})")
         ax.set_ylim(bottom=1e-18)
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel("a = 1 − λ")
-        ax.legend(fontsize=6)
+        label_panel(ax, title=name, title_size=10, xlabel="a = 1 − λ", legend={"fontsize": 6})
     axes[0].set_ylabel("|g(a) − T_k(a)|")
 
 
@@ -452,9 +458,8 @@ def alpha_explorer_html(boundaries: Sequence[Mapping[str, Any]], x: Sequence[Seq
         right.plot(positions, accuracy, marker="o", color=COLORS["mixup"])
         right.plot(positions[i], accuracy[i], marker="o", markersize=14, markerfacecolor="none", color="k")
         right.set_xticks(positions, ticks)
-        right.set_xlabel("α")
-        right.set_ylabel("test accuracy")
-        right.set_title(f"test accuracy {accuracy[i]:.3f} at this α", fontsize=10)
+        label_panel(right, xlabel="α", ylabel="test accuracy", title=f"test accuracy {accuracy[i]:.3f} at this α",
+                    title_size=10)
         fig.tight_layout()
         return []
 
@@ -518,18 +523,15 @@ def n_sweep_figure(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
     fig, axes = plt.subplots(1, len(quantities), figsize=(10, 3.4))
     for ax, q in zip(np.atleast_1d(axes), quantities, strict=True):
         for method, name in METHOD_LABELS.items():
-            s = {k: np.asarray(summary[method][q][k], float) for k in ("x", "mean", "min", "max")}
             slope = slopes[method][q]
-            ax.errorbar(s["x"], s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o", capsize=3,
-                        color=COLORS[method], label=f"{name} (slope {np.nan if slope is None else slope:.2f})")
+            range_errorbar(ax, summary[method][q]["x"], summary[method][q], marker="o", capsize=3, color=COLORS[method],
+                           label=f"{name} (slope {np.nan if slope is None else slope:.2f})")
         ref = {k: np.asarray(summary["erm"][q][k], float) for k in ("x", "mean")}
         if (ref["mean"] > 0).all():
             ax.plot(ref["x"], ref["mean"][0] * np.sqrt(ref["x"][0] / ref["x"]), ":", color="gray", label="slope −1/2")
             ax.set_yscale("log")
-        ax.set_xscale("log")
-        ax.set_xlabel("training-set size n")
-        ax.set_title(f"final {q} gap (test − train)", fontsize=9)
-        ax.legend(fontsize=7)
+        label_panel(ax, xscale="log", xlabel="training-set size n", title=f"final {q} gap (test − train)",
+                    title_size=9, legend={"fontsize": 7})
     fig.tight_layout()
     return fig
 
@@ -544,27 +546,23 @@ def gap_alpha_sweep_figure(alphas: Sequence[float], summary: Mapping[str, Mappin
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
     positions = np.arange(len(alphas))
     ticks = ["0 (ERM)" if a == 0 else f"{a:g}" for a in alphas]
-    band = {k: {s: np.asarray(v[s], float) for s in ("mean", "min", "max")} for k, v in summary.items()}
     for key, color, style in (("loss_gap", "#C44E52", "-"), ("error_gap", "#8172B3", "--")):
-        s = band[key]
-        axes[0].errorbar(positions, s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o",
-                         capsize=3, color=color, linestyle=style, label=key.replace("_", " "))
+        range_errorbar(axes[0], positions, summary[key], marker="o", capsize=3, color=color, linestyle=style,
+                       label=key.replace("_", " "))
     for key, style in (("train_loss", "-"), ("test_loss", "--")):
-        axes[1].plot(positions, band[key]["mean"], marker="o", color="k", linestyle=style, label=key.replace("_", " "))
+        axes[1].plot(positions, summary[key]["mean"], marker="o", color="k", linestyle=style,
+                     label=key.replace("_", " "))
     for (key, name), style in zip(penalty_names.items(), ("-", "--"), strict=False):
-        if key in band:
-            axes[2].plot(positions, band[key]["mean"], marker="o", color="#937860", linestyle=style, label=name)
-            axes[2].set_yscale("log")
-            axes[2].legend(fontsize=7)
-    axes[0].set_title("final gaps (test − train)", fontsize=9)
-    axes[1].set_title("final clean train and test loss", fontsize=9)
-    axes[2].set_title("final penalties on the tracked points", fontsize=9)
-    for ax in axes:
-        ax.set_xticks(positions, ticks)
-        ax.set_xlabel("α")
+        if key in summary:
+            axes[2].plot(positions, summary[key]["mean"], marker="o", color="#937860", linestyle=style, label=name)
+            label_panel(axes[2], yscale="log", legend={"fontsize": 7})
     axes[0].axhline(0, color="k", linewidth=0.5)
-    axes[0].legend(fontsize=7)
-    axes[1].legend(fontsize=7)
+    titles = ("final gaps (test − train)", "final clean train and test loss", "final penalties on the tracked points")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xticks(positions, ticks)
+        label_panel(ax, xlabel="α", title=title, title_size=9)
+    for ax in axes[:2]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -580,10 +578,8 @@ def penalty_figure(rows: Sequence[tuple[Mapping[str, Mapping[str, Any]], str]], 
             for method, label in METHOD_LABELS.items():
                 c = by_method[method]
                 mean_band(ax, c["epoch"], c[key], label=label, color=COLORS[method])
-            ax.set_yscale("log")
-            ax.set_xlabel("epoch")
-            ax.set_title(f"{name}, {where}", fontsize=9)
-            ax.legend(fontsize=8)
+            label_panel(ax, yscale="log", xlabel="epoch", title=f"{name}, {where}", title_size=9,
+                        legend={"fontsize": 8})
     fig.tight_layout()
     return fig
 
