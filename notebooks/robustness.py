@@ -89,7 +89,7 @@ if data["is_fallback"]:  # at the top: the page must not hide a substituted data
 # to which the inequality actually holds) is ours.
 
 # %% tags=["hide-input"]
-display(HTML(tables.record_table({**results["setup"], **settings}, "What was run")))
+display(HTML(tables.record_table(chapter.what_was_run(results["setup"], results["settings"]), "What was run")))
 
 # %% [markdown]
 # ## Fig. 1a: robust accuracy under FGSM

@@ -528,4 +528,12 @@ def test_smoke_compute_gives_plain_json_whose_round_trip_gives_the_same_verdicts
     assert len(results["published"]) == 3 and "agrees" in results["published"][0]
     assert results["trainer_gap"] < 1e-9  # the ε = 0 point is the trainer's test accuracy
     assert list((runs_dir / attack_cache.ATTACK_CACHE_FOLDER).glob("*.json"))  # attacks are cached in the store
+
+
+def test_what_was_run_states_each_setting_once(computed):
+    settings, results, _ = computed
+    shown = chapter.what_was_run(results["setup"], settings)
+    assert not set(shown) & set(chapter.SETUP_STATES)  # said in words by the setup rows instead
+    assert set(settings) - set(chapter.SETUP_STATES) <= set(shown)
+    assert shown["data set used"].startswith("fashion_mnist") and "FGSM ε grid" in shown and "PGD" in shown
     assert len(results["theorems"]["rows"]) == 2 * 2 * 2 * len({1.0, settings["alpha"]})  # data, model, θ, α

@@ -464,6 +464,16 @@ def compute(settings: Mapping[str, Any], *, runs_dir: Any = None, device: str = 
     return results
 
 
+#: Settings that ``results["setup"]`` already states in words: the data set (asked for and used), the network,
+#: the subset sizes, the FGSM grid and the PGD attack.
+SETUP_STATES = ("dataset", "model", "n_train", "n_test", "eps_255", "pgd_eps_255", "pgd_points", "pgd_steps")
+
+
+def what_was_run(setup: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's "What was run" table: ``results["setup"]`` in words, then every other setting; none twice."""
+    return {**setup, **{key: value for key, value in settings.items() if key not in SETUP_STATES}}
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Verdict rules (plain numbers in)
 
