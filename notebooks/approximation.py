@@ -16,7 +16,7 @@
 # **Downloads:** {download}`this page's source (jupytext, .py) </notebooks/approximation.py>` ·
 # {download}`the executed notebook (.ipynb) </book/generated/approximation.ipynb>`
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters and their defaults"}
 from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
 
 profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from
@@ -28,7 +28,7 @@ n_test: Optional[int] = None  # two-moons test points (an independent draw); Non
 noise: Optional[float] = None  # two-moons noise (scikit-learn's make_moons); None: the profile's
 steps: Optional[int] = None  # full-batch SGD steps of each Fig. 2 run; None: the profile's
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the code that loads this page's results"}
 import time
 
 import matplotlib.pyplot as plt

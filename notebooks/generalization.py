@@ -16,7 +16,7 @@
 # **Downloads:** {download}`this page's source (jupytext, .py) </notebooks/generalization.py>` ·
 # {download}`the executed notebook (.ipynb) </book/generated/generalization.ipynb>`
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters and their defaults"}
 from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
 
 profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from
@@ -33,7 +33,7 @@ alpha_grid: Optional[list[float]] = None  # mixup α of the α sweep (beyond the
 sweep_seeds: Optional[list[int]] = None  # seeds of the n and α sweeps; None: the profile's
 fallback: Optional[bool] = None  # True: a missing data set runs on Fashion-MNIST, visibly; False: shown as missing
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the code that loads this page's results"}
 import time
 
 import matplotlib.pyplot as plt

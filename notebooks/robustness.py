@@ -16,7 +16,7 @@
 # **Downloads:** {download}`this page's source (jupytext, .py) </notebooks/robustness.py>` ·
 # {download}`the executed notebook (.ipynb) </book/generated/robustness.ipynb>`
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters and their defaults"}
 from typing import Optional  # papermill --help-notebook reads Optional[X] annotations, not X | None
 
 profile: str = "quick"  # smoke | quick | full | paper: the preset every other None takes its value from
@@ -31,7 +31,7 @@ eps_255: Optional[list[int]] = None  # FGSM ε grid in units of 1/255, starting 
 pgd_points: Optional[int] = None  # test points attacked with PGD (beyond the paper); None: the profile's
 alpha_sweep: Optional[list[float]] = None  # α of the α sweep, 0 being ERM (beyond the paper); None: the profile's
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the code that loads this page's results"}
 import time
 
 import matplotlib.pyplot as plt

@@ -85,6 +85,19 @@ def test_built_book_has_every_page_math_and_figures(built_book):
             assert image.exists() and image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name}: broken image {src}"
 
 
+#: What the buttons of the first three folded cells of a chapter page say, top to bottom.
+TOP_PROMPTS = ("Show the parameters and their defaults", execute_notebooks.INJECTED_PROMPT,
+               "Show the code that loads this page's results")
+
+
+@pytest.mark.slow
+def test_the_folded_cells_at_the_top_of_a_page_say_what_they_unfold(built_book):
+    for name in NOTEBOOKS:
+        page = (built_book / "_build" / "html" / "book" / "generated" / f"{name}.html").read_text()
+        prompts = re.findall(r'class="collapsed admonition-title">([^<]*)<', page.replace("&#x27;", "'"))
+        assert tuple(prompts[:3]) == TOP_PROMPTS, f"{name}: the page opens with the buttons {prompts[:3]}"
+
+
 def _refused(capsys, *args) -> list[str]:
     """Run the executor in this process on arguments it must refuse before any kernel starts; its stderr lines."""
     code = execute_notebooks.main(["--profile", "smoke", "--force", *args])

@@ -507,13 +507,19 @@ def execute(name: str, parameters: dict) -> float:
     return time.time() - started
 
 
+#: The button that unfolds papermill's injected-parameters cell on the page (MyST-NB's per-cell prompt).
+INJECTED_PROMPT = "Show the parameters this page ran with"
+
+
 def _fold_injected_parameters(notebook) -> None:
     """Papermill's injected-parameters cell shows its code only on a click, like the parameters cell above it: a
-    page opens with its title and where its numbers come from, not with code."""
+    page opens with its title and where its numbers come from, not with code. Its button says what it unfolds."""
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "hide-input" not in tags:
-            tags.append("hide-input")
+        if "injected-parameters" in tags:
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+            cell.metadata.setdefault("mystnb", {})["code_prompt_show"] = INJECTED_PROMPT
 
 
 class NotebookFailedError(RuntimeError):
