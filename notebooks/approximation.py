@@ -66,10 +66,12 @@ if provenance.get("fallback reason"):
 # pulled toward a random training input $r_x$:
 #
 # $$
-# L^{\mathrm{mix}}(\theta) = \frac1n\sum_{i=1}^n \mathbb E_{\lambda\sim\tilde{\mathcal D}_\lambda}
-# \mathbb E_{r_x\sim\mathcal D_X}\, l\big(\theta, (\lambda x_i + (1-\lambda) r_x,\ y_i)\big),\qquad
-# \tilde{\mathcal D}_\lambda = \tfrac{\alpha}{\alpha+\beta}\mathrm{Beta}(\alpha+1,\beta)
+# \begin{aligned}
+# L^{\mathrm{mix}}(\theta) &= \frac1n\sum_{i=1}^n \mathbb E_{\lambda\sim\tilde{\mathcal D}_\lambda}
+# \mathbb E_{r_x\sim\mathcal D_X}\, l\big(\theta, (\lambda x_i + (1-\lambda) r_x,\ y_i)\big),\\
+# \tilde{\mathcal D}_\lambda &= \tfrac{\alpha}{\alpha+\beta}\mathrm{Beta}(\alpha+1,\beta)
 # + \tfrac{\beta}{\alpha+\beta}\mathrm{Beta}(\beta+1,\alpha).
+# \end{aligned}
 # $$ (eq-lemma-rewrite)
 #
 # Expanding {eq}`eq-lemma-rewrite` in $1-\lambda$ to second order (Lemma 3.1) gives the *approximate mixup loss*

@@ -266,9 +266,13 @@ print(f"Spearman correlation of the final gap with α: loss {sweep['trend']['los
 # After every epoch the trainer measures, on a fixed random set of $m$ = `track_penalty` training points (the
 # same points for both methods and every seed),
 #
-# $$P(\theta) = \frac1m\sum_i \mathbb E_r\big[(r-x_i)^\top \nabla f(x_i)^\top h''(f(x_i))\,\nabla f(x_i)\,(r-x_i)\big]
-# = \frac1m\sum_i \Big[\operatorname{tr}\big(h''_i J_i \hat\Sigma J_i^\top\big)
-# + (J_i\delta_i)^\top h''_i (J_i\delta_i)\Big],$$ (eq-penalty)
+# $$
+# \begin{aligned}
+# P(\theta) &= \frac1m\sum_i \mathbb E_r\big[(r-x_i)^\top \nabla f(x_i)^\top h''(f(x_i))\,\nabla f(x_i)\,(r-x_i)\big]\\
+# &= \frac1m\sum_i \Big[\operatorname{tr}\big(h''_i J_i \hat\Sigma J_i^\top\big)
+# + (J_i\delta_i)^\top h''_i (J_i\delta_i)\Big],
+# \end{aligned}
+# $$ (eq-penalty)
 #
 # Lemma 3.1's $R_2$ (in {eq}`eq-approx-loss` of the approximation chapter) divided by its weight $\mathbb E[(1-\lambda)^2]/2$: the quantity mixup's loss adds, on one
 # yardstick for ERM and mixup models whatever their α. $J_i$ is the input Jacobian of the logits (pixel space),

@@ -63,9 +63,11 @@ if data["is_fallback"]:  # at the top: the page must not hide a substituted data
 # in the approximation chapter) bounds a second-order ℓ2 adversarial loss from above,
 #
 # $$
+# \begin{gathered}
 # \tilde L^{\mathrm{mix}}(\theta) \;\ge\; \tilde L^{\mathrm{adv}}(\theta, \varepsilon_{\mathrm{mix}}\sqrt d),\qquad
-# \varepsilon_{\mathrm{mix}} = R\, c_x\, \mathbb E_{\tilde{\mathcal D}_\lambda}[1-\lambda],\quad
-# R = \min_i |\cos(\nabla f(x_i), x_i)|,\quad c_x = \min_i \|x_i\|/\sqrt d,
+# \varepsilon_{\mathrm{mix}} = R\, c_x\, \mathbb E_{\tilde{\mathcal D}_\lambda}[1-\lambda],\\
+# R = \min_i |\cos(\nabla f(x_i), x_i)|,\qquad c_x = \min_i \|x_i\|/\sqrt d,
+# \end{gathered}
 # $$ (eq-bound)
 #
 # and an ℓ∞ step of size ε (FGSM) has ℓ2 norm ε√d. Fig. 3 confirms a "phenomenon" the argument needs: that

@@ -205,6 +205,14 @@ async () => {
                           .filter(node => /^\\[A-Za-z]+$/.test(node.textContent.trim())
                                           && /red/.test(node.getAttribute('style') || ''))
                           .map(node => node.textContent.trim());
+    // A display equation wider than the text column is cut off behind a scroll bar (MathJax's container scrolls).
+    math.wide = Array.from(document.querySelectorAll('div.math mjx-container'))
+                     .filter(node => node.scrollWidth > node.clientWidth + 1)
+                     .map(node => {
+                       const number = node.closest('div.math').querySelector('.eqno');
+                       const label = number ? number.textContent.replace(/#/g, '').trim() : '(unnumbered)';
+                       return `${label} (${node.scrollWidth} px in ${node.clientWidth} px)`;
+                     });
   }
   const prose = document.body.cloneNode(true);
   prose.querySelectorAll('pre, code, script, style, textarea, .highlight, mjx-container, .math')
@@ -498,6 +506,7 @@ def test_math_is_typeset(crawl):
             items.append(f"{len(math['untypeset'])} formulas not typeset, e.g. {math['untypeset'][:3]}")
         items += [f"TeX error: {error}" for error in math.get("errors", [])]
         items += [f"undefined macro: {name}" for name in math.get("undefined", [])]
+        items += [f"display equation {wide} wider than the text column" for wide in math.get("wide", [])]
         items += [f"raw TeX in the text: ...{snippet}..." for snippet in math.get("raw", [])]
         problems[page] = items
     _fail_if(problems, "math problems:")
