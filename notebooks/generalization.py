@@ -205,7 +205,7 @@ display(HTML(tables.table(chapter.u_shape_rows(results), [
 # where a data set was substituted, our numbers are Fashion-MNIST's.
 
 # %% tags=["hide-input"]
-display(HTML(tables.table(results["published"], [
+display(HTML(tables.transposed_table(results["published"], [
     ("source", "source", ""), ("where", "where", ""), ("published setup", "setup", ""),
     ("published ERM", "erm", ".2f"), ("published mixup", "mixup", ".2f"), ("unit", "unit", ""),
     ("ours ran on", "ours_on", ""), ("our ERM", "ours_erm", ".2f"), ("our mixup", "ours_mixup", ".2f"),

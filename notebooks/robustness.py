@@ -145,7 +145,7 @@ display(HTML(tables.table(results["ratio"]["table"], [
 # 1 point (no direction).
 
 # %% tags=["hide-input"]
-display(HTML(tables.table(results["published"], [
+display(HTML(tables.transposed_table(results["published"], [
     ("source", "source", ""), ("where", "where", ""), ("published setup", "setup", ""),
     ("published ERM", "erm", "g"), ("published mixup", "mixup", "g"), ("unit", "unit", ""),
     ("published remark", "note", ""), ("ours ERM (%)", "ours_erm", ".1f"), ("ours mixup (%)", "ours_mixup", ".1f"),

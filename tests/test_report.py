@@ -46,6 +46,15 @@ def test_table_cells_formats_and_structure():
     assert "<thead>" not in tables.table(rows, columns, head=False) and "<caption>" not in tables.table(rows, columns)
 
 
+def test_transposed_table_is_the_table_on_its_side():
+    rows = [{"a": 1, "b": 2.5}, {"a": 3, "c": "<y>"}]
+    columns = [("A", "a", "d"), ("B", "b", ".1f"), ("C", "c", "")]
+    html = tables.transposed_table(rows, columns, "cap")
+    assert html == ('<table class="table"><caption>cap</caption><tbody>'
+                    "<tr><th>A</th><td>1</td><td>3</td></tr><tr><th>B</th><td>2.5</td><td>–</td></tr>"
+                    "<tr><th>C</th><td>–</td><td>&lt;y&gt;</td></tr></tbody></table>")
+
+
 def test_notice_names_both_data_sets_and_matches_profiles():
     html = tables.notice("svhn", "fashion_mnist", "no <internet>")
     assert html.startswith('<div class="admonition warning"><p class="admonition-title">Data set substituted</p>')

@@ -57,6 +57,20 @@ def table(
     return f'<table class="{html.escape(classes)}">{title}{thead}<tbody>{body}</tbody></table>'
 
 
+def transposed_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], caption: str = "", *,
+                     classes: str = "table") -> str:
+    """:func:`table` on its side: one line per column (its header first, as ``<th>``), one column per row.
+
+    For a few rows of many fields (published results beside ours), which as rows would not fit the text column.
+    """
+    body = "".join(
+        f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{cell(row.get(key), spec)}</td>" for row in rows) + "</tr>"
+        for name, key, spec in columns
+    )
+    title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="{html.escape(classes)}">{title}<tbody>{body}</tbody></table>'
+
+
 def record_table(record: Mapping[str, Any], caption: str) -> str:
     """A two-column (key, value) table without header: a page's settings ("what was run") or its provenance."""
     rows = [{"key": key, "value": value} for key, value in record.items()]
@@ -161,4 +175,4 @@ def provenance_line(results: Mapping[str, Any], where: str | os.PathLike, *, com
 
 
 __all__ = ["CODE", "MISSING", "Column", "cell", "notice", "notices", "provenance_line", "record_table",
-           "results_file", "table"]
+           "results_file", "table", "transposed_table"]
