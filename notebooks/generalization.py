@@ -122,18 +122,18 @@ if count["coinciding"]:
           + ", ".join(map(chapter.title, count["coinciding"])))
 
 # %% [markdown]
-# ## Figs. 5–8: loss, error and the gap along training, one row per data set that ran
+# ## Figs. 5–8: loss, error and the gap along training, one block per data set that ran
 #
-# {numref}`fig-curves` has one row per set of runs. Lines are means over seeds, bands min–max over seeds. Training
-# curves (solid) are on the clean training set; test curves dashed. The gap panels show test − train for the loss
-# and for the error (1 − accuracy).
+# {numref}`fig-curves` has one block of four panels per set of runs. Lines are means over seeds, bands min–max
+# over seeds. Training curves (solid) are on the clean training set; test curves dashed. The gap panels show
+# test − train for the loss and for the error (1 − accuracy).
 
 # %% tags=["hide-input"]
 for d in results["datasets"]:
     if d["used"] is None:
         print(f"{d['title']}: not available on this machine and fallback is off: no figure")
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-curves", "caption": "The paper's Figs. 5\u20138, reproduced: training (solid) and test (dashed) loss and error, and the gaps (test \u2212 train), for ERM and mixup, one row per data set that ran; the row title names every data set its runs stand for."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-curves", "caption": "The paper's Figs. 5\u20138, reproduced: training (solid) and test (dashed) loss and error, and the gaps (test \u2212 train), for ERM and mixup, one block per data set that ran; the block's title names every data set its runs stand for."}}
 plots.curves_grid_figure([(results["curves"][used], group_title(used)) for used in stands_for])
 plt.show()
 

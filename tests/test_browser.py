@@ -162,6 +162,7 @@ class Visit:
     paths: list[str] = field(default_factory=list)  # absolute file-system paths in the page's text
     no_source: list[str] = field(default_factory=list)  # API entries without a [source] link
     wide_tables: list[str] = field(default_factory=list)  # "caption (width px in column px)" of overflowing tables
+    cut_lines: list[str] = field(default_factory=list)  # printed cell output wider than its column
     sliders: list[dict] = field(default_factory=list)  # {before, after, value_before, value_after} per slider
 
 
@@ -250,6 +251,9 @@ async () => {
     const caption = (table.querySelector('caption') || {textContent: '(no caption)'}).textContent.trim();
     return width > column + 1 ? `${caption.slice(0, 60)} (${width} px in ${column} px)` : null;
   }).filter(Boolean);
+  const cutLines = Array.from(article.querySelectorAll('div.cell_output div.output.stream pre'))
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => `${pre.textContent.trim().slice(0, 60)} (${pre.scrollWidth} px in ${pre.clientWidth} px)`);
 
   const visible = node => !!node && node.getClientRects().length > 0
                           && getComputedStyle(node).visibility !== 'hidden';
@@ -262,7 +266,7 @@ async () => {
     links: Array.from(document.querySelectorAll('a[href]'), a => a.href),
     navLinks: sidebar ? Array.from(sidebar.querySelectorAll('a[href]'), a => a.href) : [],
     navVisible: visible(nav),
-    figures, looseImages, downloads, paths, noSource, wideTables,
+    figures, looseImages, downloads, paths, noSource, wideTables, cutLines,
   };
 }
 """
@@ -444,6 +448,7 @@ def crawl(chromium, site) -> Crawl:
             visit.links, visit.nav_links, visit.nav_visible = seen["links"], seen["navLinks"], seen["navVisible"]
             visit.figures, visit.loose_images, visit.downloads = seen["figures"], seen["looseImages"], seen["downloads"]
             visit.paths, visit.no_source, visit.wide_tables = seen["paths"], seen["noSource"], seen["wideTables"]
+            visit.cut_lines = seen["cutLines"]
             if visit.redirect is None:  # a redirect page shows nothing of its own: its target is shot
                 visit.screenshot = shots / screenshot_name(page)
                 height = min(tab.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
@@ -633,3 +638,8 @@ def test_result_tables_fit_the_text_column(crawl):
     problems = {page: [t for t in visit.wide_tables if not t.startswith(WIDE_TABLES_ALLOWED)]
                 for page, visit in _content_pages(crawl)}
     _fail_if(problems, "tables wider than the text column (a reader scrolls sideways to read them):")
+
+
+def test_printed_output_wraps_within_the_text_column(crawl):
+    problems = {page: visit.cut_lines for page, visit in _content_pages(crawl)}
+    _fail_if(problems, "printed lines cut at the column's edge (a reader scrolls sideways to read them):")

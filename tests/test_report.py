@@ -166,7 +166,7 @@ def test_alpha_explorer_has_one_frame_per_alpha_and_needs_no_network():
         report_plots.alpha_explorer_html([], [], [])
 
 
-def test_curves_grid_figure_draws_one_row_per_set_of_runs():
+def test_curves_grid_figure_draws_one_block_per_set_of_runs():
     fig = report_plots.curves_grid_figure([({"erm": _stacked(0.0), "mixup": _stacked(1.0)}, "A (also B)"),
                                           ({"erm": _stacked(0.5), "mixup": _stacked(1.5)}, "C")])
     assert len(fig.axes) == 8

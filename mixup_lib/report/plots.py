@@ -487,15 +487,16 @@ __all__ += [
 
 
 def curves_grid_figure(panels: Sequence[tuple[Mapping[str, Mapping[str, Any]], str]]) -> plt.Figure:
-    """Figs. 5–8 in one figure: one row of :func:`draw_curves` (four panels) per (curves by method, row title).
+    """Figs. 5–8 in one figure: one block of :func:`draw_curves` (four panels, 2 × 2, readable at page width) per
+    (curves by method, block title).
 
-    A data set that ran on another's runs is not drawn again: the caller passes one row per distinct set of runs
-    and names, in its title, every data set the row stands for.
+    A data set that ran on another's runs is not drawn again: the caller passes one block per distinct set of runs
+    and names, in its title, every data set the block stands for.
     """
     require(len(panels) > 0, "curves_grid_figure needs at least one data set")
-    fig = plt.figure(figsize=(13, 3.3 * len(panels)), layout="constrained")
+    fig = plt.figure(figsize=(10, 6.4 * len(panels)), layout="constrained")
     for subfig, (by_method, title) in zip(np.atleast_1d(fig.subfigures(len(panels), 1)), panels, strict=True):
-        axes = subfig.subplots(1, 4)
+        axes = subfig.subplots(2, 2).ravel()
         draw_curves(axes, by_method)
         axes[0].legend(fontsize=7)
         axes[2].legend(fontsize=7)
@@ -522,6 +523,9 @@ def n_sweep_figure(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
     quantities = list(next(iter(summary.values())))
     fig, axes = plt.subplots(1, len(quantities), figsize=(10, 3.4))
     for ax, q in zip(np.atleast_1d(axes), quantities, strict=True):
+        ax.set_xscale("log")
+        ax.set_xticks(summary["erm"][q]["x"], [f"{n:g}" for n in summary["erm"][q]["x"]])
+        ax.minorticks_off()
         for method, name in METHOD_LABELS.items():
             slope = slopes[method][q]
             range_errorbar(ax, summary[method][q]["x"], summary[method][q], marker="o", capsize=3, color=COLORS[method],
@@ -530,7 +534,7 @@ def n_sweep_figure(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
         if (ref["mean"] > 0).all():
             ax.plot(ref["x"], ref["mean"][0] * np.sqrt(ref["x"][0] / ref["x"]), ":", color="gray", label="slope −1/2")
             ax.set_yscale("log")
-        label_panel(ax, xscale="log", xlabel="training-set size n", title=f"final {q} gap (test − train)",
+        label_panel(ax, xlabel="training-set size n", title=f"final {q} gap (test − train)",
                     title_size=9, legend={"fontsize": 7})
     fig.tight_layout()
     return fig
@@ -543,7 +547,8 @@ def gap_alpha_sweep_figure(alphas: Sequence[float], summary: Mapping[str, Mappin
     ``summary[key]`` (``loss_gap``, ``error_gap``, ``train_loss``, ``test_loss`` and the keys of
     ``penalty_names`` where measured): ``mean``, ``min``, ``max`` over seeds, in the order of ``alphas``.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
+    fig, mosaic = plt.subplot_mosaic([["gaps", "losses"], ["penalties", "penalties"]], figsize=(10, 6.4))
+    axes = [mosaic["gaps"], mosaic["losses"], mosaic["penalties"]]
     positions = np.arange(len(alphas))
     ticks = ["0 (ERM)" if a == 0 else f"{a:g}" for a in alphas]
     for key, color, style in (("loss_gap", "#C44E52", "-"), ("error_gap", "#8172B3", "--")):
