@@ -236,6 +236,8 @@ display(HTML(tables.table(theorems["variants"], [
     ("data", "data", ""), ("class changes around the origin", "class_changes", "d"),
     ("best training accuracy", "best_train_acc", ".3f"), ("zero training error reached", "zero_error", "d"),
     ("cases", "cases", "d")], "What training reaches on each data set")))
+
+# %% tags=["remove-input", "hide-output"] mystnb={"code_prompt_show": "Show the table of every case (data set, model, training, \u03b1, seed)"}
 display(HTML(tables.table(theorems["rows"], [
     ("data", "data", ""), ("model", "model", ""), ("θ trained by", "trained_with", ""), ("α", "alpha", "g"),
     ("seed", "seed", "d"), ("train acc", "train_acc", ".3f"), ("zero error", "zero_training_error", ""),
