@@ -102,7 +102,10 @@ def test_compare_runs_every_arm_on_tiny_models():
     res = loops.compare({"model": "wrn-10-1", "label": "WRN-10-1", "data_label": "tiny", "conv": True,
                          "workers": (0,)}, images, steps=2, repeats=1)
     assert set(res["arms"]) >= {"trainer", "bare", "textbook_w0", "textbook_data_only"}
-    assert res["ratio_vs_textbook"] > 0 and res["ratio_vs_bare"] > 0 and 0 < res["textbook_data_fraction"] < 1
+    assert res["ratio_vs_textbook"] > 0 and res["ratio_vs_bare"] > 0
+    # two arms timed apart, 2 steps once each: on a busy machine the data-only arm can outlast the whole step
+    # (1.02 seen in CI), so only the fraction's sign and finiteness are certain here
+    assert 0 < res["textbook_data_fraction"] < float("inf")
     assert res["arms"]["trainer"]["median_eval"] > 0  # the evaluation passes were timed apart
     flops = loops.step_flops({"model": "logreg"}, images)
     # logistic regression: forward 2·n·d·K FLOPs; backward adds the weight gradient only (inputs need none)
