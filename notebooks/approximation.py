@@ -230,8 +230,8 @@ plt.show()
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-fixed-lambda", "caption": "Claim 2 at fixed \u03bb: the errors of the truncations $T_0$, $T_1$, $T_2$ of {eq}`eq-approx-loss` against $a = 1-\\lambda$ must shrink like $a$, $a^2$, $a^3$ (dashed: at initialization)."}}
 n_models = len({record["model"] for record in results["claim2"]})
-fig, axes = plt.subplots(1, n_models, figsize=(4.2 * n_models, 3.5), squeeze=False)
-plots.draw_fixed_lambda(axes[0], results["claim2"])
+fig, axes = plt.subplots(n_models, 1, figsize=(8, 3.0 * n_models), squeeze=False)
+plots.draw_fixed_lambda(axes[:, 0], results["claim2"])
 fig.suptitle("Claim 2 at fixed λ: the truncation errors must shrink like a, a², a³ (dashed: initialization)",
              fontsize=10)
 fig.tight_layout()

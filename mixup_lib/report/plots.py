@@ -403,8 +403,8 @@ def draw_fixed_lambda(axes, records: Sequence[Mapping[str, Any]]) -> None:
                 ax.loglog(fixed["one_minus_lams"], np.maximum(fixed["errors"][order], 1e-300), style, color=color,
                           label=f"T{order}, step {record['step']} (slope {slope_text})")
         ax.set_ylim(bottom=1e-18)
-        label_panel(ax, title=name, title_size=10, xlabel="a = 1 − λ", legend={"fontsize": 6})
-    axes[0].set_ylabel("|g(a) − T_k(a)|")
+        label_panel(ax, title=name, title_size=10, xlabel="a = 1 − λ", ylabel="|g(a) − T_k(a)|",
+                    legend={"fontsize": 7, "loc": "center left", "bbox_to_anchor": (1.01, 0.5)})
 
 
 def draw_probability_grid(ax, grid: Mapping[str, Sequence], x: Sequence[Sequence[float]], y: Sequence[int], *,
