@@ -215,7 +215,7 @@ display(HTML(tables.table([results], [
 # statements about any θ with zero training error, so we evaluate the inequality both at the mixup-trained θ and
 # at the ERM-trained θ for every α. Each case reports $R$, $c_x$, $\varepsilon_{\mathrm{mix}}$, both sides of the
 # inequality and the assumption flags, computed by `bound.robustness_bound`: **zero training error**, centred
-# data, $f(x) = \nabla f(x)^\top x$, $R_3 = 0$. Beyond the paper, $\varepsilon^\*$ is the largest ℓ2 radius at which
+# data, $f(x) = \nabla f(x)^\top x$, $R_3 = 0$. Beyond the paper, $\varepsilon^*$ is the largest ℓ2 radius at which
 # $\tilde L^{\mathrm{adv}}(\theta, \varepsilon) \le \tilde L^{\mathrm{mix}}(\theta)$ still holds, to compare with the
 # guaranteed $\varepsilon_{\mathrm{mix}}\sqrt d$.
 #

@@ -203,9 +203,9 @@ async () => {
                               .map(node => node.textContent.trim().slice(0, 80));
     math.errors = Array.from(document.querySelectorAll('mjx-merror'))
                        .map(node => (node.getAttribute('data-mjx-error') || node.textContent).slice(0, 80));
-    math.undefined = Array.from(document.querySelectorAll('mjx-container mjx-mtext'))
-                          .filter(node => /^\\[A-Za-z]+$/.test(node.textContent.trim())
-                                          && /red/.test(node.getAttribute('style') || ''))
+    // MathJax shows an unknown macro (\foo, or an escaped \* a Markdown habit left in) as red text; CHTML draws
+    // glyphs from CSS, so the text is read from the assistive MathML beside it.
+    math.undefined = Array.from(document.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]'))
                           .map(node => node.textContent.trim());
     // A display equation wider than the text column is cut off behind a scroll bar (MathJax's container scrolls).
     math.wide = Array.from(document.querySelectorAll('div.math mjx-container'))
